@@ -1,0 +1,252 @@
+"""The PostgreSQL collector: ``Extractor(**config)``, ``test_connection()``, ``run()``."""
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg import IsolationLevel
+
+from kada_collectors.lib import __version__
+from kada_collectors.lib.config import settings_for_manifest
+from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
+from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
+from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
+from kada_collectors.lib.redact import redact_credentials
+from kada_collectors.lib.writer import ExtractFile, write_json_atomically
+
+from .session import RETRYABLE, DatabaseUnavailable, connect, explain_query_error
+from .settings import SETTINGS, validate_config
+from .statements import BY_NAME, NAMED_STATEMENTS, StatementSet
+
+SOURCE = "postgres"
+# Rows fetched per round trip from the server-side cursor: memory stays bounded by this.
+FETCH_ROWS = 5000
+# Columns whose text may quote credentials (a conninfo in a function body, FDW options).
+REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
+ATTEMPTS_PER_DATABASE = 2
+
+log = logging.getLogger(__name__)
+
+
+class StatementFailed(CollectorError):
+    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed."""
+
+    def __init__(self, message, retryable):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Extractor:
+    """Reads the catalogs of every configured database and writes the extracts of a window.
+
+    The config is validated in full on construction, before anything connects.
+    """
+
+    def __init__(self, **config):
+        self._settings, self._password = validate_config(config)
+        self._statements = StatementSet()
+
+    def __repr__(self):
+        s = self._settings
+        return f"Extractor(server={s['server']!r}, port={s['port']}, databases={s['databases']!r})"
+
+    # -- the named SQL ---------------------------------------------------------------------------
+    def list_sql(self):
+        """The names of every statement behind the extracts, in run order."""
+        return self._statements.names()
+
+    def get_sql(self, name):
+        """The SQL text of statement ``name`` (with its ``{n}`` placeholders)."""
+        return self._statements.get(name)
+
+    def overwrite_sql(self, name, statement):
+        """Replace statement ``name``; it must return the same columns as the one it replaces."""
+        self._statements.overwrite(name, statement)
+
+    # -- checks ----------------------------------------------------------------------------------
+    def test_connection(self):
+        """Connect to every configured database; raise one error listing each that cannot be used."""
+        problems = []
+        for dbname in self._settings["databases"]:
+            try:
+                connect(self._settings, self._password, dbname).close()
+            except DatabaseUnavailable as e:
+                problems.append(str(e))
+        if problems:
+            raise CollectorError("cannot use the server:\n" + "\n".join(f"  - {p}" for p in problems))
+        log.info("connection test passed for %d database(s)", len(self._settings["databases"]))
+        return True
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self, start_hwm=None, end_hwm=None):
+        """Write every extract of the window ``[start_hwm, end_hwm]`` and the manifest.
+
+        Databases are extracted one after the other; one that fails does not stop the others, but
+        ``run()`` raises at the end so the caller does not publish the HWM.
+        """
+        start_hwm, end_hwm = _window(start_hwm, end_hwm)
+        stamp = parse_hwm(end_hwm).strftime(STAMP_FORMAT)
+        output = self._prepare_output()
+        started = time.monotonic()
+        started_at = now_hwm()
+        files = {extract: ExtractFile(output, SOURCE, extract, stamp, EXTRACT_COLUMNS[extract], self._settings["compress"])
+                 for extract in sorted({s.extract for s in NAMED_STATEMENTS})}
+        databases, warnings = [], []
+        try:
+            for dbname in self._settings["databases"]:
+                outcome = self._extract_database(dbname, files, (start_hwm, end_hwm), need_server_wide=not any(
+                    d["status"] == "succeeded" for d in databases))
+                databases.append(outcome)
+            written = [f.commit() for f in files.values()]
+        except BaseException:
+            for f in files.values():
+                f.discard()
+            raise
+        failed = [d for d in databases if d["status"] == "failed"]
+        manifest = {
+            "contract_version": CONTRACT_VERSION,
+            "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
+            "host": self._settings["host"],
+            "window": {"start_hwm": start_hwm, "end_hwm": end_hwm},
+            "status": "failed" if failed else "succeeded",
+            "databases": databases,
+            "files": [w.manifest_entry() for w in written],
+            "warnings": warnings,
+            "settings": settings_for_manifest(self._settings, SETTINGS),
+            "timings": {"started_at": started_at, "finished_at": now_hwm(),
+                        "seconds": round(time.monotonic() - started, 3)},
+        }
+        manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
+        log.info("wrote %s", manifest_path)
+        if failed:
+            reasons = "\n".join(f"  - {d['name']}: {d['error']}" for d in failed)
+            raise ExtractError(
+                f"{len(failed)} of {len(databases)} database(s) failed; the others were extracted "
+                f"(see {manifest_path}). Do not publish the HWM: the next run repeats this window.\n{reasons}"
+            )
+        return manifest
+
+    def _prepare_output(self):
+        output = self._settings["output_path"]
+        try:
+            os.makedirs(output, exist_ok=True)
+        except OSError as e:
+            raise ExtractError(f"cannot create output_path {output}: {e.strerror}") from None
+        if not os.access(output, os.W_OK | os.X_OK):
+            raise ExtractError(f"output_path {output} is not writable by this user; fix its permissions or choose another folder")
+        return output
+
+    def _extract_database(self, dbname, files, window, need_server_wide):
+        """Extract one database into parts; append them on success, drop them on failure."""
+        started = time.monotonic()
+        outcome = {"name": dbname, "status": "failed", "server_version": None, "seconds": None, "rows": {}, "error": None}
+        for attempt in range(1, ATTEMPTS_PER_DATABASE + 1):
+            parts = {extract: f.part(_part_label(dbname)) for extract, f in files.items()}
+            try:
+                outcome["server_version"] = self._extract_snapshot(dbname, parts, window, need_server_wide)
+            except StatementFailed as e:
+                for part in parts.values():
+                    part.discard()
+                if e.retryable and attempt < ATTEMPTS_PER_DATABASE:
+                    log.warning("database %s: %s; retrying with a fresh snapshot", dbname, e)
+                    continue
+                outcome["error"] = str(e)
+                break
+            except DatabaseUnavailable as e:
+                for part in parts.values():
+                    part.discard()
+                outcome["error"] = str(e)
+                break
+            except BaseException:
+                for part in parts.values():
+                    part.discard()
+                raise
+            for extract, part in parts.items():
+                files[extract].append(part)
+                outcome["rows"][extract] = part.rows
+            outcome["status"] = "succeeded"
+            break
+        outcome["seconds"] = round(time.monotonic() - started, 3)
+        if outcome["status"] == "failed":
+            log.error("database %s failed: %s", dbname, outcome["error"])
+        else:
+            log.info("database %s: %s in %.2fs", dbname,
+                     ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
+        return outcome
+
+    def _extract_snapshot(self, dbname, parts, window, need_server_wide):
+        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
+        values = (self._settings["host"], *window)
+        with connect(self._settings, self._password, dbname) as conn:
+            server_version = conn.execute("SHOW server_version").fetchone()[0]
+            conn.autocommit = False
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            current = None
+            try:
+                with conn.transaction():
+                    for statement in NAMED_STATEMENTS:
+                        if statement.per_server and not need_server_wide:
+                            continue
+                        current = statement.name
+                        self._stream(conn, statement.name, values, parts[statement.extract])
+            except psycopg.Error as e:
+                if conn.broken or conn.closed:
+                    raise DatabaseUnavailable(
+                        f"lost the connection to database {dbname!r} while running {current} (was the database "
+                        f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
+                raise StatementFailed(explain_query_error(e, current, self._settings),
+                                      retryable=isinstance(e, RETRYABLE)) from None
+            return server_version.split()[0]
+
+    def _stream(self, conn, name, values, part):
+        """Run one statement through a server-side cursor, streaming rows into ``part``.
+
+        It runs in a savepoint that is rolled back afterwards: deparse functions such as
+        pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
+        savepoint releases them while keeping the snapshot.
+        """
+        query = self._statements.render(name, values, conn)
+        with conn.transaction(force_rollback=True), conn.cursor(name=f"kada_{name.lower()}") as cur:
+            cur.itersize = FETCH_ROWS
+            cur.execute(query)
+            columns = [d.name for d in cur.description]
+            self._statements.check_columns(name, columns)
+            redacted = [i for i, c in enumerate(columns) if c in REDACTED_COLUMNS]
+            while rows := cur.fetchmany(FETCH_ROWS):
+                for row in rows:
+                    if redacted:
+                        row = list(row)
+                        for i in redacted:
+                            row[i] = _redact(row[i])
+                    part.write(row)
+
+
+def _redact(value):
+    """Redact credentials in a text, or in every string inside a JSON value (PROPERTIES)."""
+    if isinstance(value, str):
+        return redact_credentials(value)
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _part_label(dbname):
+    # Database names may hold any character; the label only has to be unique and file-safe.
+    return "db" + dbname.encode("utf-8").hex()[:64]
+
+
+def _window(start_hwm, end_hwm):
+    """Validate and normalise the window; a malformed or inverted window is a clear error."""
+    start = parse_hwm(BEGINNING_OF_TIME if start_hwm is None else start_hwm, what="start_hwm")
+    end = parse_hwm(now_hwm() if end_hwm is None else end_hwm, what="end_hwm")
+    if start > end:
+        raise HWMError(f"start_hwm {format_hwm(start)} is after end_hwm {format_hwm(end)}: the window is inverted. "
+                       "Check the HWM file; it must hold a moment before now (UTC).")
+    if end > datetime.now(timezone.utc):
+        log.warning("end_hwm %s is in the future (UTC); clock skew?", format_hwm(end))
+    return format_hwm(start), format_hwm(end)

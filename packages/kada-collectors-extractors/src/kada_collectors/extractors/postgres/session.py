@@ -1,0 +1,115 @@
+"""Connections the collector opens: read-only, tagged, with timeouts; failures told apart.
+
+Settings are applied with SET after connecting rather than as startup ``options``, which
+PgBouncer in front of RDS rejects.
+"""
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from kada_collectors.lib import __version__
+from kada_collectors.lib.errors import CollectorError
+from kada_collectors.lib.redact import redact_credentials
+
+APPLICATION_NAME = f"kada-collector/{__version__}"
+MINIMUM_SERVER_VERSION = 120000
+
+
+class DatabaseUnavailable(CollectorError):
+    """A database could not be used; the message says why and what to do."""
+
+
+def connect(settings, password, dbname):
+    """Open an autocommit connection to ``dbname`` with the session settings applied."""
+    params = {
+        "host": settings["server"],
+        "port": settings["port"],
+        "dbname": dbname,
+        "user": settings["username"],
+        "sslmode": settings["sslmode"],
+        "connect_timeout": settings["connect_timeout"],
+        "application_name": APPLICATION_NAME,
+    }
+    if password is not None:
+        params["password"] = password
+    if settings.get("sslrootcert"):
+        params["sslrootcert"] = settings["sslrootcert"]
+    try:
+        conn = psycopg.connect(autocommit=True, **params)
+    except psycopg.Error as e:
+        raise DatabaseUnavailable(explain_connect_error(e, settings, dbname)) from None
+    try:
+        if conn.info.server_version < MINIMUM_SERVER_VERSION:
+            raise DatabaseUnavailable(
+                f"database {dbname!r}: server version {conn.info.server_version} is older than PostgreSQL 12, "
+                "the oldest this collector supports"
+            )
+        with conn.cursor() as cur:
+            cur.execute(f"SET statement_timeout = {settings['statement_timeout_seconds'] * 1000}")
+            cur.execute(f"SET lock_timeout = {settings['lock_timeout_seconds'] * 1000}")
+            # A collector stuck between statements must not hold its snapshot (and locks) forever.
+            cur.execute(f"SET idle_in_transaction_session_timeout = {settings['statement_timeout_seconds'] * 1000}")
+            cur.execute("SET default_transaction_read_only = on")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def explain_connect_error(error, settings, dbname):
+    """Turn a driver error into what happened and what to do, without echoing any secret."""
+    where = f"{settings['server']}:{settings['port']}"
+    user = settings["username"]
+    state = getattr(error, "sqlstate", None)
+    text = str(error)
+    lowered = text.lower()
+    if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+        return (f"database {dbname!r} does not exist on {where}. Check the 'databases' list "
+                f"(names are case-sensitive), or create the database.")
+    if state == "42501" or "permission denied for database" in lowered:
+        return (f"user {user!r} may not connect to database {dbname!r} on {where}. "
+                f"Run: GRANT CONNECT ON DATABASE \"{dbname}\" TO \"{user}\";")
+    if state in ("28P01", "28000") or "password authentication failed" in lowered or "no pg_hba.conf entry" in lowered \
+            or "authentication failed" in lowered or "no password supplied" in lowered:
+        if "no pg_hba.conf entry" in lowered:
+            fix = "the server's pg_hba.conf has no entry for this client, user and database: ask the DBA to add one"
+        elif "no password supplied" in lowered:
+            fix = "no password was given: set 'password', 'password_env' or 'password_file' in the config"
+        else:
+            fix = "check 'username' and the password ('password', 'password_env' or 'password_file')"
+        return f"authentication refused for user {user!r} on {where} (database {dbname!r}): {fix}."
+    if "ssl" in lowered and ("required" in lowered or "certificate" in lowered or "unsupported" in lowered):
+        return (f"TLS negotiation with {where} failed: {redact_credentials(_first_line(text))}. "
+                "Check 'sslmode' and 'sslrootcert' (RDS: sslmode verify-full with the RDS CA bundle).")
+    if any(s in lowered for s in ("could not translate host name", "connection refused", "timeout expired",
+                                   "no route to host", "network is unreachable", "could not connect",
+                                   "connection timed out", "name or service not known")):
+        return (f"cannot reach PostgreSQL at {where}: {redact_credentials(_first_line(text))}. "
+                "Check 'server' and 'port', that the server is running, and that firewalls or security "
+                "groups let this machine in.")
+    return f"cannot connect to database {dbname!r} on {where}: {redact_credentials(_first_line(text))}"
+
+
+def _first_line(text):
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # libpq prefixes each attempt with "connection to server at ... failed:"; the cause follows.
+    return lines[-1] if lines else "unknown error"
+
+
+def explain_query_error(error, name, settings):
+    """What a failed statement means for the user."""
+    if isinstance(error, pg_errors.QueryCanceled):
+        return (f"{name} ran longer than statement_timeout_seconds={settings['statement_timeout_seconds']}; "
+                "raise it in the config, or run when the server is less busy")
+    if isinstance(error, pg_errors.LockNotAvailable):
+        return (f"{name} waited more than lock_timeout_seconds={settings['lock_timeout_seconds']} for a lock "
+                "held by another session (DDL in progress?); run again later or raise lock_timeout_seconds")
+    if isinstance(error, pg_errors.InsufficientPrivilege):
+        return f"{name}: {_first_line(str(error))}. See docs/grants.md for the privileges the collector needs"
+    return f"{name} failed: {redact_credentials(_first_line(str(error)))}"
+
+
+# Errors that a fresh snapshot can cure: an object dropped after our snapshot was taken makes the
+# deparse functions raise; a hot standby may cancel a long snapshot; a lock may free up.
+RETRYABLE = (pg_errors.UndefinedTable, pg_errors.UndefinedObject, pg_errors.InternalError_,
+             pg_errors.SerializationFailure, pg_errors.LockNotAvailable)

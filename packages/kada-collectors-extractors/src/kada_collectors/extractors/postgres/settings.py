@@ -1,0 +1,91 @@
+"""The settings of the PostgreSQL collector: the vendor's config file, plus what a safe run needs."""
+
+import os
+
+from kada_collectors.lib.config import Setting, describe, validate_settings
+from kada_collectors.lib.errors import ConfigError
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+PASSWORD_SOURCES = ("password", "password_env", "password_file")
+
+
+def _non_empty(value):
+    return None if value.strip() else "must not be empty"
+
+
+def _port(value):
+    return None if 1 <= value <= 65535 else f"must be between 1 and 65535, got {value}"
+
+
+def _positive(maximum):
+    def check(value):
+        return None if 1 <= value <= maximum else f"must be between 1 and {maximum}, got {value}"
+    return check
+
+
+def _databases(value):
+    if not value:
+        return "must list at least one database, e.g. [\"dwh\"]"
+    bad = [describe(v) for v in value if not isinstance(v, str) or not v.strip()]
+    if bad:
+        return f"must hold non-empty strings only; bad entries: {', '.join(bad)}"
+    dupes = sorted({v for v in value if value.count(v) > 1})
+    return f"lists {', '.join(dupes)} more than once" if dupes else None
+
+
+def _absolute(value):
+    return None if os.path.isabs(value) else f"must be an absolute path, got {describe(value)}; e.g. \"/var/lib/kada/output\""
+
+
+def _ssl_mode(value):
+    return None if value in SSL_MODES else f"must be one of {', '.join(SSL_MODES)}, got {describe(value)}"
+
+
+SETTINGS = (
+    Setting("host", str, required=True, check=_non_empty),
+    Setting("server", str, required=True, check=_non_empty),
+    Setting("username", str, required=True, check=_non_empty),
+    Setting("password", str, secret=True),
+    Setting("password_env", str, check=_non_empty),
+    Setting("password_file", str, check=_absolute),
+    Setting("databases", list, required=True, check=_databases),
+    Setting("port", int, default=5432, check=_port),
+    Setting("output_path", str, required=True, check=_absolute),
+    Setting("mask", bool, default=True),
+    Setting("compress", bool, default=False),
+    Setting("meta_only", bool, default=True),
+    Setting("sslmode", str, default="prefer", check=_ssl_mode),
+    Setting("sslrootcert", str, check=_non_empty),
+    Setting("connect_timeout", int, default=10, check=_positive(3600)),
+    Setting("statement_timeout_seconds", int, default=600, check=_positive(86400)),
+    Setting("lock_timeout_seconds", int, default=5, check=_positive(3600)),
+)
+
+
+def validate_config(config):
+    """Validate the whole config; return it completed with defaults and the resolved password."""
+    settings = validate_settings(config, SETTINGS, source="PostgreSQL collector config")
+    given = [name for name in PASSWORD_SOURCES if config.get(name) not in (None, "")]
+    if len(given) > 1:
+        raise ConfigError([f"give the password one way only, found {', '.join(given)}"], "PostgreSQL collector config")
+    return settings, _resolve_password(settings)
+
+
+def _resolve_password(settings):
+    """The password from the config, an environment variable or a file; None lets libpq decide
+    (~/.pgpass, PGPASSWORD, a service file)."""
+    if settings["password"]:
+        return settings["password"]
+    if settings["password_env"]:
+        name = settings["password_env"]
+        if name not in os.environ:
+            raise ConfigError([f"'password_env' names the environment variable {name}, which is not set"], "PostgreSQL collector config")
+        return os.environ[name]
+    if settings["password_file"]:
+        path = settings["password_file"]
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read().rstrip("\r\n")
+        except OSError as e:
+            raise ConfigError([f"'password_file' {path} cannot be read: {e.strerror}"], "PostgreSQL collector config") from None
+    return None

@@ -1,0 +1,105 @@
+"""The named SQL statements behind every extract: listed, read and replaceable before ``run()``.
+
+Each statement lives in ``sql/<NAME>.sql``. It may use positional placeholders that the extractor
+fills with SQL literals: ``{0}`` the host as onboarded in the catalog, ``{1}`` the window's start
+and ``{2}`` its end (``YYYY-MM-DD HH:MM:SS``, UTC). A statement must return exactly its
+extract's columns, in order; a replacement that does not is refused when it runs, naming both
+column lists.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg import sql
+
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
+from kada_collectors.lib.errors import ExtractError
+
+SQL_DIR = Path(__file__).parent / "sql"
+PLACEHOLDER = re.compile(r"\{(\d+)\}")
+# Prefixed to everything the collector runs, so query logs can recognise (and drop) its own work.
+STATEMENT_TAG = "/* kada-collector */"
+
+
+@dataclass(frozen=True)
+class NamedStatement:
+    name: str
+    extract: str
+    # Runs once per run (shared catalogs), from the first database that succeeds.
+    per_server: bool = False
+
+
+# In run order. One statement per object kind, each run once per database.
+NAMED_STATEMENTS = (
+    NamedStatement("DATABASES_SQL", "metadata"),
+    NamedStatement("SCHEMAS_SQL", "metadata"),
+    NamedStatement("EXTENSIONS_SQL", "metadata"),
+    NamedStatement("TABLES_SQL", "metadata"),
+    NamedStatement("VIEWS_SQL", "metadata"),
+    NamedStatement("COLUMNS_SQL", "metadata"),
+    NamedStatement("SEQUENCES_SQL", "metadata"),
+    NamedStatement("FUNCTIONS_SQL", "metadata"),
+    NamedStatement("TYPES_SQL", "metadata"),
+    NamedStatement("INDEXES_SQL", "metadata"),
+    NamedStatement("CONSTRAINTS_SQL", "metadata"),
+    NamedStatement("TRIGGERS_SQL", "metadata"),
+    NamedStatement("PRIVILEGES_SQL", "privileges"),
+    NamedStatement("DEFAULT_PRIVILEGES_SQL", "privileges"),
+    NamedStatement("ROLES_SQL", "roles", per_server=True),
+)
+BY_NAME = {s.name: s for s in NAMED_STATEMENTS}
+
+
+def load_default(name):
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+class StatementSet:
+    """The statements of one Extractor: the shipped defaults, plus the user's replacements."""
+
+    def __init__(self):
+        self._text = {s.name: load_default(s.name) for s in NAMED_STATEMENTS}
+
+    def names(self):
+        return [s.name for s in NAMED_STATEMENTS]
+
+    def get(self, name):
+        self._check_name(name)
+        return self._text[name]
+
+    def overwrite(self, name, statement):
+        self._check_name(name)
+        if not isinstance(statement, str) or not statement.strip():
+            raise ExtractError(f"overwrite_sql('{name}', ...) needs the SQL text of a SELECT, got {statement!r}")
+        self._text[name] = statement
+
+    def _check_name(self, name):
+        if name not in self._text:
+            raise ExtractError(f"no SQL statement named {name!r}; the names are: {', '.join(self.names())}")
+
+    def render(self, name, values, conn):
+        """The statement text with placeholders replaced by SQL literals, tagged, ready to run."""
+        text = self._text[name].strip().rstrip(";").strip()
+
+        def literal(match):
+            index = int(match.group(1))
+            if index >= len(values):
+                raise ExtractError(
+                    f"{name} uses the placeholder {{{index}}}, but only {{0}} to {{{len(values) - 1}}} exist "
+                    "({0} host, {1} window start, {2} window end)"
+                )
+            return sql.Literal(values[index]).as_string(conn)
+
+        return f"{STATEMENT_TAG}\n{PLACEHOLDER.sub(literal, text)}"
+
+    @staticmethod
+    def check_columns(name, received):
+        expected = list(EXTRACT_COLUMNS[BY_NAME[name].extract])
+        if list(received) != expected:
+            raise ExtractError(
+                f"{name} must return the columns of the {BY_NAME[name].extract} extract, in order.\n"
+                f"  expected: {', '.join(expected)}\n"
+                f"  received: {', '.join(received)}\n"
+                f"Alias each column of your statement (AS \"NAME\") to match."
+            )

@@ -1,0 +1,102 @@
+"""Load and validate a collector's JSON config, reporting every problem at once.
+
+A source declares its settings as a list of ``Setting``; ``validate_settings`` checks a mapping
+against it (unknown keys, missing keys, wrong types, bad values) and raises one ``ConfigError``
+listing them all, so a user fixes the file in one go rather than one error per run.
+"""
+
+import difflib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .errors import ConfigError
+
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list", dict: "an object"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    required: bool = False
+    default: Any = None
+    # Returns a problem (a sentence) or None; only called when the type is right.
+    check: Optional[Callable[[Any], Optional[str]]] = None
+    secret: bool = False  # never echoed in messages or the manifest
+
+
+def load_config(path):
+    """Read a JSON config file into a dict; a clear ``ConfigError`` names the file and the fault."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ConfigError([f"file not found: {os.path.abspath(path)} (pass --config with the path of your JSON config)"], source=path) from None
+    except OSError as e:
+        raise ConfigError([f"cannot read {os.path.abspath(path)}: {e.strerror}"], source=path) from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError([f"not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}"], source=path) from None
+    if not isinstance(config, dict):
+        raise ConfigError(["the top level must be a JSON object ({...}) of settings"], source=path)
+    return config
+
+
+def _type_ok(value, expected):
+    if expected is int:  # JSON true/false must not pass for a number
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def describe(value, secret=False):
+    """A short, safe rendering of a value for an error message."""
+    if secret:
+        return "(hidden)"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate_settings(config, settings, source="config"):
+    """Return ``config`` completed with defaults, or raise ``ConfigError`` with every problem."""
+    known = {s.name: s for s in settings}
+    problems = []
+    if not isinstance(config, dict):
+        raise ConfigError([f"expected a mapping of settings, got {type(config).__name__}"], source)
+    for key in config:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known settings: {', '.join(sorted(known))}"
+            problems.append(f"unknown setting '{key}'{hint}")
+    result = {}
+    for s in settings:
+        if s.name not in config or config[s.name] is None:
+            if s.required:
+                problems.append(f"missing setting '{s.name}' ({_TYPE_NAMES.get(s.type, s.type.__name__)})")
+            result[s.name] = s.default
+            continue
+        value = config[s.name]
+        if not _type_ok(value, s.type):
+            problems.append(
+                f"'{s.name}' must be {_TYPE_NAMES.get(s.type, s.type.__name__)}, got {describe(value, s.secret)}"
+            )
+            continue
+        problem = s.check(value) if s.check else None
+        if problem:
+            problems.append(f"'{s.name}' {problem}")
+        result[s.name] = value
+    if problems:
+        raise ConfigError(problems, source)
+    return result
+
+
+def settings_for_manifest(config, settings):
+    """The settings safe to record: every non-secret setting, secrets reduced to 'set' or absent."""
+    safe = {}
+    for s in settings:
+        value = config.get(s.name)
+        safe[s.name] = ("set" if value else None) if s.secret else value
+    return safe

@@ -1,0 +1,46 @@
+"""The extract contract: file names, columns per extract, value formats. See docs/contract.md."""
+
+import re
+
+CONTRACT_VERSION = 1
+
+EXTRACT_COLUMNS = {
+    "metadata": (
+        "OBJECT_TYPE", "OBJECT_ID", "PARENT_ID", "HOST", "DATABASE_NAME", "SCHEMA_NAME", "OBJECT_NAME",
+        "COLUMN_NAME", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER",
+        "DESCRIPTION", "DEFINITION", "LANGUAGE", "ROW_COUNT", "SIZE_BYTES", "PROPERTIES",
+    ),
+    "linkages": (
+        "LINK_TYPE", "SOURCE_TYPE", "SOURCE_ID", "TARGET_TYPE", "TARGET_ID", "HOST", "DATABASE_NAME",
+        "EVIDENCE", "DETAIL",
+    ),
+    "roles": ("OBJECT_TYPE", "OBJECT_ID", "USER", "ROLE"),
+    "privileges": (
+        "GRANTEE", "PRIVILEGE", "OBJECT_TYPE", "OBJECT_ID", "GRANTOR", "IS_GRANTABLE", "HOST", "DATABASE_NAME",
+    ),
+    "databaselog": (
+        "QUERY_ID", "LOG_SOURCE", "HOST", "DATABASE_NAME", "USER_NAME", "APPLICATION_NAME", "START_TIME",
+        "END_TIME", "DURATION_MS", "CALLS", "ROWS", "STATEMENT_TYPE", "QUERY_TEXT", "IS_MASKED", "ERROR_CODE",
+    ),
+    "events": (
+        "EVENT_TIME", "EVENT_TYPE", "OBJECT_TYPE", "OBJECT_ID", "HOST", "DATABASE_NAME", "USER_NAME",
+        "EVIDENCE", "DETAIL",
+    ),
+}
+
+DELIMITER = "|"
+QUOTE = '"'
+RECORD_END = "\n"
+STAMP_FORMAT = "%Y%m%d%H%M%S"
+
+# <source>_<extract>_<YYYYMMDDHHMMSS>.csv[.gz] and <source>_manifest_<YYYYMMDDHHMMSS>.json
+EXTRACT_NAME = re.compile(r"^(?P<source>[a-z0-9]+)_(?P<extract>[a-z]+)_(?P<stamp>\d{14})\.csv(?P<gz>\.gz)?$")
+MANIFEST_NAME = re.compile(r"^(?P<source>[a-z0-9]+)_manifest_(?P<stamp>\d{14})\.json$")
+
+
+def extract_file_name(source, extract, stamp, compress):
+    return f"{source}_{extract}_{stamp}.csv" + (".gz" if compress else "")
+
+
+def manifest_file_name(source, stamp):
+    return f"{source}_manifest_{stamp}.json"

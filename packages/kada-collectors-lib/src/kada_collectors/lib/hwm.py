@@ -1,0 +1,88 @@
+"""The high water mark (HWM): where the previous successful run stopped.
+
+The file ``<prefix>_hwm.txt`` holds one line, ``YYYY-MM-DD HH:MM:SS`` in UTC. It exists only once a
+run succeeded and published it; a first run starts at ``BEGINNING_OF_TIME``. A file that exists but
+cannot be read or parsed is an error, never a silent reset: resetting would re-extract (or worse,
+skip) a window without anyone noticing.
+"""
+
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+
+from .errors import HWMError
+
+HWM_FORMAT = "%Y-%m-%d %H:%M:%S"
+BEGINNING_OF_TIME = "1970-01-01 00:00:00"
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def hwm_path(prefix, file_path=None):
+    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+        raise HWMError(
+            f"invalid HWM prefix {prefix!r}: use letters, digits, '_', '-' or '.', e.g. 'postgres'"
+        )
+    return os.path.join(file_path if file_path is not None else os.getcwd(), f"{prefix}_hwm.txt")
+
+
+def parse_hwm(value, what="HWM"):
+    """Parse a ``YYYY-MM-DD HH:MM:SS`` string (UTC) into an aware datetime, or raise HWMError."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if not isinstance(value, str):
+        raise HWMError(f"{what} must be a string formatted YYYY-MM-DD HH:MM:SS (UTC), got {type(value).__name__}")
+    try:
+        return datetime.strptime(value.strip(), HWM_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise HWMError(f"{what} {value!r} is not formatted YYYY-MM-DD HH:MM:SS (UTC), e.g. '2026-01-31 23:59:00'") from None
+
+
+def format_hwm(moment):
+    return parse_hwm(moment).strftime(HWM_FORMAT)
+
+
+def now_hwm():
+    return datetime.now(timezone.utc).strftime(HWM_FORMAT)
+
+
+def get_hwm(prefix, file_path=None):
+    """Return ``(start_hwm, end_hwm)``: the published HWM (or the beginning of time) and now, UTC."""
+    path = hwm_path(prefix, file_path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return BEGINNING_OF_TIME, now_hwm()
+    except (OSError, UnicodeDecodeError) as e:
+        raise HWMError(f"cannot read HWM file {path}: {getattr(e, 'strerror', None) or e}. "
+                       "Fix its permissions, or delete it to re-extract from the beginning of time.") from None
+    try:
+        start = format_hwm(text.strip())
+    except HWMError:
+        raise HWMError(
+            f"HWM file {path} is corrupt: expected one line 'YYYY-MM-DD HH:MM:SS' (UTC), found {text[:40]!r}. "
+            "Write the last good value into it, or delete it to re-extract from the beginning of time."
+        ) from None
+    return start, now_hwm()
+
+
+def publish_hwm(prefix, date, file_path=None):
+    """Record ``date`` as the next run's start. Written aside then renamed, so never half-written."""
+    path = hwm_path(prefix, file_path)
+    value = format_hwm(date) if isinstance(date, datetime) else date
+    parse_hwm(value, what="the HWM to publish")
+    value = value.strip()
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{prefix}_hwm.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(value + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,161 @@
+"""Write extract files by the contract, never leaving a half-written file in sight.
+
+An ``ExtractFile`` is one run's file for one extract. Rows arrive per database through a
+``Part`` (a hidden temp file); a database that succeeds has its part appended to the file, a
+database that fails has its part thrown away, so the file never holds half a database. With
+gzip each part is its own gzip member; concatenated members are a valid gzip stream. The file is
+renamed into place only on ``commit()``.
+"""
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from .contract import DELIMITER, RECORD_END, extract_file_name
+
+
+def format_value(value):
+    """Render one value as the contract says: Y/N, UTC times, compact JSON, empty for NULL."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+    return str(value)
+
+
+def _csv_writer(text_stream):
+    return csv.writer(text_stream, delimiter=DELIMITER, quoting=csv.QUOTE_ALL, lineterminator=RECORD_END)
+
+
+class _Encoder:
+    """A CSV writer over a binary file, gzip-compressed or not."""
+
+    def __init__(self, raw, compress):
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if compress else None
+        self._text = io.TextIOWrapper(self._gzip or raw, encoding="utf-8", newline="", write_through=False)
+        self.csv = _csv_writer(self._text)
+
+    def close(self):
+        self._text.flush()
+        self._text.detach()
+        if self._gzip is not None:
+            self._gzip.close()  # writes the member trailer; leaves ``raw`` open
+
+
+@dataclass
+class WrittenFile:
+    extract: str
+    name: str
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+
+    def manifest_entry(self):
+        return {"extract": self.extract, "name": self.name, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+class Part:
+    """Rows of one extract from one database, in a hidden temp file until appended or discarded."""
+
+    def __init__(self, extract_file, label):
+        self.path = os.path.join(extract_file.folder, f".{extract_file.name}.{label}.part")
+        self._raw = open(self.path, "wb")
+        self._encoder = _Encoder(self._raw, extract_file.compress)
+        self.rows = 0
+
+    def write(self, values):
+        self._encoder.csv.writerow([format_value(v) for v in values])
+        self.rows += 1
+
+    def close(self):
+        if not self._raw.closed:
+            self._encoder.close()
+            self._raw.close()
+
+    def discard(self):
+        self.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class ExtractFile:
+    """One extract's file for the run: header first, then parts appended as databases succeed."""
+
+    def __init__(self, folder, source, extract, stamp, columns, compress):
+        self.folder, self.extract, self.columns, self.compress = folder, extract, tuple(columns), compress
+        self.name = extract_file_name(source, extract, stamp, compress)
+        self.path = os.path.join(folder, self.name)
+        self._tmp_path = os.path.join(folder, f".{self.name}.tmp")
+        self._raw = open(self._tmp_path, "wb")
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self.rows = 0
+        header = io.BytesIO()
+        encoder = _Encoder(header, compress)
+        encoder.csv.writerow(self.columns)
+        encoder.close()
+        self._append_bytes(header.getvalue())
+
+    def _append_bytes(self, data):
+        self._raw.write(data)
+        self._sha.update(data)
+        self._bytes += len(data)
+
+    def part(self, label):
+        return Part(self, label)
+
+    def append(self, part):
+        """Move a finished part's rows into the file."""
+        part.close()
+        with open(part.path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                self._append_bytes(chunk)
+        self.rows += part.rows
+        os.unlink(part.path)
+
+    def commit(self):
+        """fsync, then rename into place: readers see the whole file or none."""
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        os.replace(self._tmp_path, self.path)
+        return WrittenFile(self.extract, self.name, self.path, self.rows, self._bytes, self._sha.hexdigest())
+
+    def discard(self):
+        if not self._raw.closed:
+            self._raw.close()
+        if os.path.exists(self._tmp_path):
+            os.unlink(self._tmp_path)
+
+
+def write_json_atomically(path, document):
+    """Write a JSON document aside, fsync, then rename (used for the manifest, written last)."""
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(document, f, ensure_ascii=False, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+

