@@ -6,9 +6,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from collect import Extract, run_extract
 from servers import SERVER_NAMES, PgServer, ServerPool, ServerUnavailable
 
 _RUNTIME_DIR = pytest.StashKey[str]()
@@ -60,3 +62,38 @@ def pg_server(request: pytest.FixtureRequest, pg_pool: ServerPool) -> PgServer:
 def pg18(pg_pool: ServerPool) -> PgServer:
     """The PostgreSQL 18 server, for tests that need just one."""
     return _get_server(pg_pool, "pg18")
+
+
+# -- the sample database, and what the collector made of it --------------------------------------
+
+SAMPLE_SCHEMA = (Path(__file__).parents[1] / "packages" / "kada-collectors-extractors" / "src" / "kada_collectors"
+                 / "extractors" / "demo" / "sample_schema.sql")
+AWKWARD_NAMES = Path(__file__).parent / "sql" / "awkward_names.sql"
+SHOP = "shop"
+# A login role that owns nothing and has no privilege beyond PUBLIC's: the collector's user.
+LOW_PRIVILEGE_USER = "kada_collector_ro"
+
+
+@pytest.fixture(scope="session")
+def shop(pg_server: PgServer) -> PgServer:
+    """``pg_server`` with the sample schema and the awkward names loaded into database ``shop``,
+    and the low-privilege collector role created."""
+    if not getattr(pg_server, "_shop_loaded", False):
+        pg_server.create_database(SHOP)
+        pg_server.run_sql_file(SAMPLE_SCHEMA, SHOP)
+        pg_server.run_sql_file(AWKWARD_NAMES, SHOP)
+        pg_server.execute(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{LOW_PRIVILEGE_USER}') THEN "
+            f"CREATE ROLE {LOW_PRIVILEGE_USER} LOGIN PASSWORD '{pg_server.password}'; END IF; END $$")
+        pg_server._shop_loaded = True
+    return pg_server
+
+
+@pytest.fixture(scope="session")
+def shop_extract(shop: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Extract:
+    """The collector's run over ``shop`` as the superuser (once per server)."""
+    cached = getattr(shop, "_shop_extract", None)
+    if cached is None:
+        output = tmp_path_factory.mktemp(f"shop-{shop.name}")
+        cached = shop._shop_extract = run_extract(shop, [SHOP], output)
+    return cached

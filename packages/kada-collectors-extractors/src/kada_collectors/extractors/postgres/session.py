@@ -104,12 +104,13 @@ def explain_query_error(error, name, settings):
     if isinstance(error, pg_errors.LockNotAvailable):
         return (f"{name} waited more than lock_timeout_seconds={settings['lock_timeout_seconds']} for a lock "
                 "held by another session (DDL in progress?); run again later or raise lock_timeout_seconds")
+    message = redact_credentials(error.diag.message_primary or _first_line(str(error)))
     if isinstance(error, pg_errors.InsufficientPrivilege):
-        return f"{name}: {_first_line(str(error))}. See docs/grants.md for the privileges the collector needs"
-    return f"{name} failed: {redact_credentials(_first_line(str(error)))}"
+        return f"{name}: {message}. See docs/grants.md for the privileges the collector needs"
+    return f"{name} failed: {message}"
 
 
 # Errors that a fresh snapshot can cure: an object dropped after our snapshot was taken makes the
-# deparse functions raise; a hot standby may cancel a long snapshot; a lock may free up.
-RETRYABLE = (pg_errors.UndefinedTable, pg_errors.UndefinedObject, pg_errors.InternalError_,
-             pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+# deparse functions raise "could not open relation" or "cache lookup failed" (internal errors); a
+# hot standby may cancel a long snapshot; a lock held by brief DDL may free up.
+RETRYABLE = (pg_errors.InternalError_, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
