@@ -95,10 +95,9 @@ class Extractor:
                  for extract in sorted({s.extract for s in NAMED_STATEMENTS})}
         databases, warnings = [], []
         try:
-            for dbname in self._settings["databases"]:
-                outcome = self._extract_database(dbname, files, (start_hwm, end_hwm), need_server_wide=not any(
-                    d["status"] == "succeeded" for d in databases))
-                databases.append(outcome)
+            for index, dbname in enumerate(self._settings["databases"]):
+                need_server_wide = not any(d["status"] == "succeeded" for d in databases)
+                databases.append(self._extract_database(index, dbname, files, (start_hwm, end_hwm), need_server_wide))
             written = [f.commit() for f in files.values()]
         except BaseException:
             for f in files.values():
@@ -138,12 +137,13 @@ class Extractor:
             raise ExtractError(f"output_path {output} is not writable by this user; fix its permissions or choose another folder")
         return output
 
-    def _extract_database(self, dbname, files, window, need_server_wide):
+    def _extract_database(self, index, dbname, files, window, need_server_wide):
         """Extract one database into parts; append them on success, drop them on failure."""
         started = time.monotonic()
         outcome = {"name": dbname, "status": "failed", "server_version": None, "seconds": None, "rows": {}, "error": None}
         for attempt in range(1, ATTEMPTS_PER_DATABASE + 1):
-            parts = {extract: f.part(_part_label(dbname)) for extract, f in files.items()}
+            # Parts are named by position: a database name may hold any character.
+            parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
             try:
                 outcome["server_version"] = self._extract_snapshot(dbname, parts, window, need_server_wide)
             except StatementFailed as e:
@@ -233,11 +233,6 @@ def _redact(value):
     if isinstance(value, list):
         return [_redact(v) for v in value]
     return value
-
-
-def _part_label(dbname):
-    # Database names may hold any character; the label only has to be unique and file-safe.
-    return "db" + dbname.encode("utf-8").hex()[:64]
 
 
 def _window(start_hwm, end_hwm):
