@@ -158,3 +158,19 @@ def test_sessions_are_read_only_and_tagged(shop, tmp_path):
     seen = json.loads(extract.metadata("SCHEMA")[0]["PROPERTIES"])
     assert seen["ro"] == "on" and seen["iso"] == "repeatable read" and seen["lt"] == "3s"
     assert seen["app"].startswith("kada-collector/")
+
+
+def test_objects_of_an_unknown_kind_are_reported_not_fatal(pg18, tmp_path):
+    """A newer server's object kind (simulated by relabelling a table) becomes a manifest warning."""
+    pg18.execute("DROP DATABASE IF EXISTS future")
+    pg18.execute("CREATE DATABASE future")
+    pg18.execute("CREATE TABLE graph_like (id int); CREATE TABLE plain (id int); "
+                 "UPDATE pg_class SET relkind = 'g' WHERE relname = 'graph_like'", "future")
+    try:
+        extract = run_extract(pg18, ["future"], tmp_path)
+    finally:
+        pg18.execute("DROP DATABASE future")
+    (warning,) = extract.manifest["warnings"]
+    assert "1 object(s) of unknown relkind 'g'" in warning and "'future'" in warning
+    assert extract.manifest["databases"][0]["warnings"] == [warning]
+    assert {r["OBJECT_NAME"] for r in extract.metadata("TABLE")} == {"plain"}

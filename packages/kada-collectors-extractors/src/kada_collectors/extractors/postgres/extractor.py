@@ -16,6 +16,7 @@ from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, pars
 from kada_collectors.lib.redact import redact_credentials
 from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
+from .checks import unknown_kinds
 from .session import RETRYABLE, DatabaseUnavailable, connect, explain_query_error
 from .settings import SETTINGS, validate_config
 from .statements import BY_NAME, NAMED_STATEMENTS, StatementSet
@@ -93,7 +94,7 @@ class Extractor:
         started_at = now_hwm()
         files = {extract: ExtractFile(output, SOURCE, extract, stamp, EXTRACT_COLUMNS[extract], self._settings["compress"])
                  for extract in sorted({s.extract for s in NAMED_STATEMENTS})}
-        databases, warnings = [], []
+        databases = []
         try:
             for index, dbname in enumerate(self._settings["databases"]):
                 need_server_wide = not any(d["status"] == "succeeded" for d in databases)
@@ -104,6 +105,9 @@ class Extractor:
                 f.discard()
             raise
         failed = [d for d in databases if d["status"] == "failed"]
+        warnings = [w for d in databases for w in d["warnings"]]
+        for warning in warnings:
+            log.warning("%s", warning)
         manifest = {
             "contract_version": CONTRACT_VERSION,
             "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
@@ -140,12 +144,14 @@ class Extractor:
     def _extract_database(self, index, dbname, files, window, need_server_wide):
         """Extract one database into parts; append them on success, drop them on failure."""
         started = time.monotonic()
-        outcome = {"name": dbname, "status": "failed", "server_version": None, "seconds": None, "rows": {}, "error": None}
+        outcome = {"name": dbname, "status": "failed", "server_version": None, "seconds": None, "rows": {},
+                   "warnings": [], "error": None}
         for attempt in range(1, ATTEMPTS_PER_DATABASE + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
             try:
-                outcome["server_version"] = self._extract_snapshot(dbname, parts, window, need_server_wide)
+                outcome["server_version"], outcome["warnings"] = self._extract_snapshot(
+                    dbname, parts, window, need_server_wide)
             except StatementFailed as e:
                 for part in parts.values():
                     part.discard()
@@ -192,6 +198,8 @@ class Extractor:
                             continue
                         current = statement.name
                         self._stream(conn, statement.name, values, parts[statement.extract])
+                    current = "the check for unknown object kinds"
+                    warnings = unknown_kinds(conn, dbname)
             except psycopg.Error as e:
                 if conn.broken or conn.closed:
                     raise DatabaseUnavailable(
@@ -199,7 +207,7 @@ class Extractor:
                         f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
                 raise StatementFailed(explain_query_error(e, current, self._settings),
                                       retryable=isinstance(e, RETRYABLE)) from None
-            return server_version.split()[0]
+            return server_version.split()[0], warnings
 
     def _stream(self, conn, name, values, part):
         """Run one statement through a server-side cursor, streaming rows into ``part``.
