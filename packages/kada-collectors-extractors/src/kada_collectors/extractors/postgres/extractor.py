@@ -19,11 +19,13 @@ from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 from .checks import unknown_kinds
 from .session import RETRYABLE, DatabaseUnavailable, connect, explain_query_error
 from .settings import SETTINGS, validate_config
-from .statements import BY_NAME, NAMED_STATEMENTS, StatementSet
+from .statements import NAMED_STATEMENTS, STATEMENT_TAG, StatementSet
 
 SOURCE = "postgres"
 # Rows fetched per round trip from the server-side cursor: memory stays bounded by this.
 FETCH_ROWS = 5000
+# Objects deparsed per savepoint by batched statements: bounds the locks held at any moment.
+BATCH_OBJECTS = 200
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
 REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
 ATTEMPTS_PER_DATABASE = 2
@@ -197,7 +199,8 @@ class Extractor:
                         if statement.per_server and not need_server_wide:
                             continue
                         current = statement.name
-                        self._stream(conn, statement.name, values, parts[statement.extract])
+                        for batch_values in self._batches(conn, statement, values):
+                            self._stream(conn, statement.name, batch_values, parts[statement.extract])
                     current = "the check for unknown object kinds"
                     warnings = unknown_kinds(conn, dbname)
             except psycopg.Error as e:
@@ -208,6 +211,14 @@ class Extractor:
                 raise StatementFailed(explain_query_error(e, current, self._settings),
                                       retryable=isinstance(e, RETRYABLE)) from None
             return server_version.split()[0], warnings
+
+    def _batches(self, conn, statement, values):
+        """The placeholder values of each execution: one, or one per batch of OIDs."""
+        if not self._statements.is_batched(statement.name):
+            return [values]
+        keys = [row[0] for row in conn.execute(STATEMENT_TAG + statement.batch_keys).fetchall()]
+        batches = [keys[i:i + BATCH_OBJECTS] for i in range(0, len(keys), BATCH_OBJECTS)] or [[]]
+        return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 
     def _stream(self, conn, name, values, part):
         """Run one statement through a server-side cursor, streaming rows into ``part``.

@@ -5,11 +5,18 @@ fills with SQL literals: ``{0}`` the host as onboarded in the catalog, ``{1}`` t
 and ``{2}`` its end (``YYYY-MM-DD HH:MM:SS``, UTC). A statement must return exactly its
 extract's columns, in order; a replacement that does not is refused when it runs, naming both
 column lists.
+
+A statement whose deparse functions lock what they read (``VIEWS_SQL``: pg_get_viewdef) runs in
+batches: ``{3}`` is then a batch of object OIDs (a text literal, cast it with ``::oid[]``), and
+each batch runs in its own savepoint, so the locks held at any moment are bounded by the batch,
+not by the database (the server's lock table is shared and finite). A replacement without ``{3}``
+runs in one piece.
 """
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from psycopg import sql
 
@@ -28,6 +35,15 @@ class NamedStatement:
     extract: str
     # Runs once per run (shared catalogs), from the first database that succeeds.
     per_server: bool = False
+    # Lists, in output order, the OIDs the statement is run over in batches (see the docstring).
+    batch_keys: Optional[str] = None
+
+
+BATCH_PLACEHOLDER = "{3}"
+VIEW_OIDS = """
+SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') ORDER BY n.nspname, c.relname
+"""
 
 
 # In run order. One statement per object kind, each run once per database.
@@ -36,7 +52,7 @@ NAMED_STATEMENTS = (
     NamedStatement("SCHEMAS_SQL", "metadata"),
     NamedStatement("EXTENSIONS_SQL", "metadata"),
     NamedStatement("TABLES_SQL", "metadata"),
-    NamedStatement("VIEWS_SQL", "metadata"),
+    NamedStatement("VIEWS_SQL", "metadata", batch_keys=VIEW_OIDS),
     NamedStatement("COLUMNS_SQL", "metadata"),
     NamedStatement("SEQUENCES_SQL", "metadata"),
     NamedStatement("FUNCTIONS_SQL", "metadata"),
@@ -78,6 +94,9 @@ class StatementSet:
         if name not in self._text:
             raise ExtractError(f"no SQL statement named {name!r}; the names are: {', '.join(self.names())}")
 
+    def is_batched(self, name):
+        return BY_NAME[name].batch_keys is not None and BATCH_PLACEHOLDER in self._text[name]
+
     def render(self, name, values, conn):
         """The statement text with placeholders replaced by SQL literals, tagged, ready to run."""
         text = self._text[name].strip().rstrip(";").strip()
@@ -87,7 +106,7 @@ class StatementSet:
             if index >= len(values):
                 raise ExtractError(
                     f"{name} uses the placeholder {{{index}}}, but only {{0}} to {{{len(values) - 1}}} exist "
-                    "({0} host, {1} window start, {2} window end)"
+                    "({0} host, {1} window start, {2} window end, {3} a batch of OIDs in VIEWS_SQL)"
                 )
             return sql.Literal(values[index]).as_string(conn)
 

@@ -1,6 +1,7 @@
 -- metadata: views and materialized views with their definitions.
--- pg_get_viewdef() locks every relation a view reads until the transaction ends; the collector
--- runs this statement inside a savepoint it rolls back, so no lock outlives the statement.
+-- pg_get_viewdef() locks every relation a view reads until the transaction ends. The collector
+-- runs this statement once per batch of view OIDs (placeholder 3), each in a savepoint it rolls back, so
+-- no lock outlives its batch and the locks held at once stay few whatever the database's size.
 SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED_VIEW' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
@@ -33,7 +34,8 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
 LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
 LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
-WHERE c.relkind IN ('v', 'm')
+WHERE c.oid = ANY ({3}::oid[])
+  AND c.relkind IN ('v', 'm')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
