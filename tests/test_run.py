@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from collect import load_manifest, run_extract
-from conftest import SHOP
+from conftest import LOW_PRIVILEGE_USER, SHOP
 from kada_collectors.lib.errors import ExtractError, HWMError
 from kada_collectors.lib.validate import validate_folder
 
@@ -42,14 +42,21 @@ def test_a_malformed_window_is_refused_before_any_file(shop, tmp_path, window, e
     assert visible_files(tmp_path) == []
 
 
-def test_a_failing_database_does_not_stop_the_others(shop, tmp_path):
+@pytest.mark.parametrize("problem, expected", [("missing", "does not exist"), ("no CONNECT", "GRANT CONNECT")])
+def test_a_failing_database_does_not_stop_the_others(shop, tmp_path, problem, expected):
+    bad = "no_such_db"
+    if problem == "no CONNECT":
+        bad = "locked_out"
+        shop.execute(f"DROP DATABASE IF EXISTS {bad}")
+        shop.execute(f"CREATE DATABASE {bad}")
+        shop.execute(f"REVOKE CONNECT ON DATABASE {bad} FROM PUBLIC")
     with pytest.raises(ExtractError) as caught:
-        run_extract(shop, ["no_such_db", SHOP], tmp_path)
+        run_extract(shop, [bad, SHOP], tmp_path, user=LOW_PRIVILEGE_USER)
     assert "1 of 2 database(s) failed" in str(caught.value) and "Do not publish the HWM" in str(caught.value)
     manifest = load_manifest(tmp_path)
     assert manifest["status"] == "failed"
     failed, ok = manifest["databases"]
-    assert failed["status"] == "failed" and "does not exist" in failed["error"]
+    assert failed["status"] == "failed" and expected in failed["error"]
     assert ok["status"] == "succeeded" and ok["rows"]["metadata"] > 0
     assert validate_folder(tmp_path).ok, validate_folder(tmp_path).problems
 

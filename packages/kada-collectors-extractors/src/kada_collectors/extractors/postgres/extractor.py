@@ -155,26 +155,20 @@ class Extractor:
                 outcome["server_version"], outcome["warnings"] = self._extract_snapshot(
                     dbname, parts, window, need_server_wide)
             except StatementFailed as e:
-                for part in parts.values():
-                    part.discard()
                 if e.retryable and attempt < ATTEMPTS_PER_DATABASE:
                     log.warning("database %s: %s; retrying with a fresh snapshot", dbname, e)
                     continue
                 outcome["error"] = str(e)
-                break
             except DatabaseUnavailable as e:
-                for part in parts.values():
-                    part.discard()
                 outcome["error"] = str(e)
-                break
-            except BaseException:
+            else:
+                for extract, part in parts.items():
+                    files[extract].append(part)
+                    outcome["rows"][extract] = part.rows
+                outcome["status"] = "succeeded"
+            finally:
                 for part in parts.values():
-                    part.discard()
-                raise
-            for extract, part in parts.items():
-                files[extract].append(part)
-                outcome["rows"][extract] = part.rows
-            outcome["status"] = "succeeded"
+                    part.discard()  # what was not appended: a failed attempt leaves nothing behind
             break
         outcome["seconds"] = round(time.monotonic() - started, 3)
         if outcome["status"] == "failed":
