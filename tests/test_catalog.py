@@ -153,7 +153,7 @@ def test_low_privilege_role_sees_every_object(shop_extract, shop, tmp_path):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM sales.customers")
     low = run_extract(shop, [SHOP], tmp_path, user=LOW_PRIVILEGE_USER, password=shop.password)
-    for extract in ("metadata", "privileges", "roles"):
+    for extract in ("metadata", "linkages", "privileges", "roles"):
         assert low.rows(extract) == shop_extract.rows(extract), extract
 
 

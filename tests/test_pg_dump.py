@@ -42,7 +42,7 @@ def test_dump_and_restore_extract_to_the_same_metadata(shop, shop_extract, tmp_p
     shop.create_database(RESTORED)
     shop.run_sql_file(dump, RESTORED)
     restored = run_extract(shop, [RESTORED], tmp_path / "out")
-    for extract in ("metadata", "privileges"):
+    for extract in ("metadata", "linkages", "privileges"):
         original_rows, restored_rows = normalised(shop_extract.rows(extract)), normalised(restored.rows(extract))
         assert len(restored_rows) == len(original_rows), extract
         differences = [(a, b) for a, b in zip(original_rows, restored_rows) if a != b]
