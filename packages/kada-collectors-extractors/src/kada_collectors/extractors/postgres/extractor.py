@@ -17,6 +17,7 @@ from kada_collectors.lib.redact import redact_credentials
 from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
 from .checks import unknown_kinds
+from .lineage import DefinitionLineage
 from .session import RETRYABLE, DatabaseUnavailable, connect, explain_query_error
 from .settings import SETTINGS, validate_config
 from .statements import NAMED_STATEMENTS, STATEMENT_TAG, StatementSet
@@ -189,14 +190,19 @@ class Extractor:
             current = None
             try:
                 with conn.transaction():
+                    current = "the relation catalog for lineage"
+                    lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts["linkages"].write)
+                    # Definitions are parsed as they stream by: deparsed once, never held in memory.
+                    observers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
                     for statement in NAMED_STATEMENTS:
                         if statement.per_server and not need_server_wide:
                             continue
                         current = statement.name
                         for batch_values in self._batches(conn, statement, values):
-                            self._stream(conn, statement.name, batch_values, parts[statement.extract])
+                            self._stream(conn, statement.name, batch_values, parts[statement.extract],
+                                         observers.get(statement.name))
                     current = "the check for unknown object kinds"
-                    warnings = unknown_kinds(conn, dbname)
+                    warnings = unknown_kinds(conn, dbname) + lineage.finish()
             except psycopg.Error as e:
                 if conn.broken or conn.closed:
                     raise DatabaseUnavailable(
@@ -214,8 +220,9 @@ class Extractor:
         batches = [keys[i:i + BATCH_OBJECTS] for i in range(0, len(keys), BATCH_OBJECTS)] or [[]]
         return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 
-    def _stream(self, conn, name, values, part):
-        """Run one statement through a server-side cursor, streaming rows into ``part``.
+    def _stream(self, conn, name, values, part, observe=None):
+        """Run one statement through a server-side cursor, streaming rows into ``part`` (and each
+        row, as a dict by column, to ``observe``).
 
         It runs in a savepoint that is rolled back afterwards: deparse functions such as
         pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
@@ -235,6 +242,8 @@ class Extractor:
                         for i in redacted:
                             row[i] = _redact(row[i])
                     part.write(row)
+                    if observe:
+                        observe(dict(zip(columns, row)))
 
 
 def _redact(value):

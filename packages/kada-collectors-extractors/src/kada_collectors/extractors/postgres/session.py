@@ -50,6 +50,9 @@ def connect(settings, password, dbname):
             # A collector stuck between statements must not hold its snapshot (and locks) forever.
             cur.execute(f"SET idle_in_transaction_session_timeout = {settings['statement_timeout_seconds'] * 1000}")
             cur.execute("SET default_transaction_read_only = on")
+            # As pg_dump does: with only pg_catalog on the path, deparsed definitions qualify every
+            # user object, so the text means the same wherever it is read (and parses unambiguously).
+            cur.execute("SELECT pg_catalog.set_config('search_path', '', false)")
     except BaseException:
         conn.close()
         raise

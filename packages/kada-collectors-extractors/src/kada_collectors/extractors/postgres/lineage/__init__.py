@@ -1,0 +1,96 @@
+"""Lineage parsed from definitions: views' columns and routines' tables (evidence PARSED_DEFINITION).
+
+``DefinitionLineage`` watches the VIEWS_SQL and FUNCTIONS_SQL rows as they stream to the metadata
+file and writes the edges it can prove into the linkages file, so a definition is deparsed once
+and memory does not grow with the number of views. A definition that cannot be parsed or
+resolved keeps its catalog edges and adds a warning, never an error.
+"""
+
+import logging
+
+from pglast.parser import ParseError
+
+from .names import RelationCatalog, quote_ident
+from .routines import routine_lineage
+from .views import WHOLE_ROW, UnresolvedName, view_column_lineage
+
+log = logging.getLogger(__name__)
+EVIDENCE = "PARSED_DEFINITION"
+ROUTINE_TYPES = ("FUNCTION", "PROCEDURE")
+
+
+class DefinitionLineage:
+    def __init__(self, conn, host, dbname, emit):
+        self.catalog = RelationCatalog.load(conn, host)
+        self.host, self.dbname, self._emit = host, dbname, emit
+        self.warnings = []
+        self.dynamic_routines = 0
+
+    def on_view(self, row):
+        if not row["DEFINITION"]:
+            return
+        try:
+            outputs = view_column_lineage(row["DEFINITION"], self.catalog)
+        except (ParseError, UnresolvedName) as e:
+            self._not_parsed(row, e)
+            return
+        for column, sources in outputs:
+            target = f"{row['OBJECT_ID']}.{quote_ident(column)}"
+            for source, transform in sorted(sources.items(), key=lambda s: (s[0].relation.object_id, s[0].column)):
+                detail = {"transform": transform}
+                if source.relation.extension:
+                    detail["extension"] = source.relation.extension
+                for source_type, source_id in self._source_columns(source):
+                    self._edge(source_type, source_id, "COLUMN", target, detail)
+
+    def on_routine(self, row):
+        if row["OBJECT_TYPE"] not in ROUTINE_TYPES or not row["DEFINITION"]:
+            return
+        properties = row["PROPERTIES"] or {}
+        try:
+            lineage = routine_lineage(row["DEFINITION"], row["LANGUAGE"], properties.get("config"), row["OWNER"],
+                                      self.catalog)
+        except (ParseError, ValueError) as e:
+            self._not_parsed(row, e)
+            return
+        routine = (row["OBJECT_TYPE"], row["OBJECT_ID"])
+        unresolved = {"unresolved": lineage.unresolved} if lineage.unresolved else {}
+        if any(u.startswith("dynamic SQL") for u in lineage.unresolved):
+            self.dynamic_routines += 1
+        for relation, kinds in sorted(lineage.reads.items(), key=lambda r: r[0].object_id):
+            self._edge(relation.object_type, relation.object_id, *routine,
+                       {"access": "read", "statements": sorted(kinds), **unresolved, **_extension(relation)})
+        for relation, kinds in sorted(lineage.writes.items(), key=lambda r: r[0].object_id):
+            self._edge(*routine, relation.object_type, relation.object_id,
+                       {"access": "write", "statements": sorted(kinds), **unresolved, **_extension(relation)})
+        for (source, target), kinds in sorted(lineage.flows.items(), key=lambda f: (f[0][0].object_id, f[0][1].object_id)):
+            self._edge(source.object_type, source.object_id, target.object_type, target.object_id,
+                       {"via": row["OBJECT_ID"], "statements": sorted(kinds), **unresolved})
+
+    def finish(self):
+        """Warnings for the manifest, once the database is done."""
+        if self.dynamic_routines:
+            self.warnings.append(
+                f"database {self.dbname!r}: {self.dynamic_routines} function(s) run dynamic SQL (EXECUTE), whose "
+                "lineage cannot be known before it runs; their edges say so in DETAIL.unresolved")
+        return self.warnings
+
+    def _source_columns(self, source):
+        relation = source.relation
+        if source.column != WHOLE_ROW:
+            return [("COLUMN", f"{relation.object_id}.{quote_ident(source.column)}")]
+        if relation.columns:
+            return [("COLUMN", f"{relation.object_id}.{quote_ident(c)}") for c in sorted(relation.columns)]
+        return [(relation.object_type, relation.object_id)]
+
+    def _edge(self, source_type, source_id, target_type, target_id, detail):
+        self._emit(("LINEAGE", source_type, source_id, target_type, target_id, self.host, self.dbname, EVIDENCE, detail))
+
+    def _not_parsed(self, row, error):
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        self.warnings.append(f"{row['OBJECT_TYPE'].lower()} {row['OBJECT_ID']}: definition not parsed ({reason}); "
+                             "only its catalog edges are in linkages")
+
+
+def _extension(relation):
+    return {"extension": relation.extension} if relation.extension else {}

@@ -1,0 +1,126 @@
+"""Names as the server resolves them: the database's relations, search paths, identifiers."""
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
+
+from ..statements import STATEMENT_TAG
+
+_SIMPLE = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_QUOTED_KEYWORDS = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
+
+
+def quote_ident(name):
+    """PostgreSQL's quote_ident(): quote unless lower-case simple and not a (non-unreserved) keyword."""
+    if _SIMPLE.match(name) and name not in _QUOTED_KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Relation:
+    object_type: str  # as in metadata: TABLE, VIEW, ...
+    object_id: str
+    extension: Optional[str]  # the extension it belongs to (then it is not in metadata)
+    # Column names, known for the relations some view reads (to resolve names in view
+    # definitions); None elsewhere, so memory does not grow with every column of the database.
+    columns: Optional[frozenset] = None
+
+    def has_column(self, name):
+        return self.columns is None or name in self.columns
+
+
+RELATION_TYPES = {"r": "TABLE", "p": "PARTITIONED_TABLE", "v": "VIEW", "m": "MATERIALIZED_VIEW", "f": "FOREIGN_TABLE"}
+
+RELATIONS_SQL = STATEMENT_TAG + """
+WITH read_by_views AS (
+    SELECT DISTINCT d.refobjid AS oid
+    FROM pg_depend d
+    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+)
+SELECT n.nspname, c.relname, c.relkind::text,
+       quote_ident(%(host)s) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+       x.extname,
+       CASE WHEN c.oid IN (SELECT oid FROM read_by_views) THEN
+           (SELECT array_agg(a.attname::text) FROM pg_attribute a
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_depend xd ON xd.classid = 'pg_class'::regclass AND xd.objid = c.oid AND xd.deptype = 'e'
+LEFT JOIN pg_extension x ON x.oid = xd.refobjid
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname !~ '^pg_(toast_)?temp_'
+"""
+DEFAULT_SEARCH_PATH_SQL = STATEMENT_TAG + "SELECT reset_val FROM pg_settings WHERE name = 'search_path'"
+
+
+class RelationCatalog:
+    """The database's user relations by (schema, name): what a definition's names can point at."""
+
+    def __init__(self, relations, default_search_path):
+        self._relations = relations
+        self.default_search_path = default_search_path
+
+    @classmethod
+    def load(cls, conn, host):
+        relations = {
+            (schema, name): Relation(RELATION_TYPES[kind], object_id, extension,
+                                     frozenset(columns) if columns is not None else None)
+            for schema, name, kind, object_id, extension, columns in conn.execute(RELATIONS_SQL, {"host": host})
+        }
+        (search_path,) = conn.execute(DEFAULT_SEARCH_PATH_SQL).fetchone()
+        return cls(relations, search_path)
+
+    def lookup(self, schema, name, search_path=()):
+        """The relation a (possibly unqualified) name means, or None (system, temporary, unknown)."""
+        if schema is not None:
+            return self._relations.get((schema, name))
+        for candidate in search_path:
+            if candidate in SYSTEM_SCHEMAS:
+                continue
+            found = self._relations.get((candidate, name))
+            if found:
+                return found
+        return None
+
+
+def parse_search_path(setting, owner=None):
+    """The schemas of a search_path setting (``"$user", public``), ``$user`` as ``owner``.
+
+    pg_catalog is always searched first when it is not listed, as the server does.
+    """
+    schemas = []
+    for item in _split_list(setting or ""):
+        if item == "$user":
+            if owner:
+                schemas.append(owner)
+        elif item:
+            schemas.append(item)
+    if "pg_catalog" not in schemas:
+        schemas.insert(0, "pg_catalog")
+    return schemas
+
+
+def _split_list(setting):
+    """Split a comma-separated identifier list, honouring double quotes."""
+    items, current, quoted, i = [], [], False, 0
+    while i < len(setting):
+        ch = setting[i]
+        if ch == '"':
+            if quoted and setting[i + 1:i + 2] == '"':
+                current.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif ch == "," and not quoted:
+            items.append("".join(current).strip())
+            current = []
+        elif quoted or not ch.isspace():
+            current.append(ch if quoted else ch.lower())
+        i += 1
+    items.append("".join(current).strip())
+    return [item for item in items if item]
