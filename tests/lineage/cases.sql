@@ -1,0 +1,128 @@
+-- Views and routines whose lineage is known by hand (truth.json), for the lineage tests and the
+-- accuracy report (benchmarks/lineage_accuracy.py). Run as a superuser in a fresh database on
+-- PostgreSQL 15 or later. The foreign table needs postgres_fdw and is skipped without it.
+
+SET client_min_messages = warning;
+CREATE SCHEMA lin;
+
+CREATE TABLE lin.customers (id int PRIMARY KEY, first_name text, last_name text, email text, country text,
+                            created_at timestamptz);
+CREATE TABLE lin.orders (id int PRIMARY KEY, customer_id int REFERENCES lin.customers, amount numeric,
+                         status text, ordered_at timestamptz);
+CREATE TABLE lin."Ünïcode Table" ("Größe" int, "weird.col" text, "Quote""d" text);
+CREATE TABLE lin.order_archive (id int, amount numeric, archived_at timestamptz);
+CREATE TABLE lin.staging_customers (id int, email text);
+
+-- Renamed columns.
+CREATE VIEW lin.v_rename AS SELECT id AS customer_id, email AS contact FROM lin.customers;
+-- Computed columns, and a constant (no source).
+CREATE VIEW lin.v_computed AS
+SELECT id, first_name || ' ' || last_name AS full_name, upper(country) AS country_code, 42 AS answer
+FROM lin.customers;
+-- A join with aggregates; the WHERE and JOIN columns are reads, not column lineage.
+CREATE VIEW lin.v_totals AS
+SELECT c.id, c.email, count(o.id) AS orders, sum(o.amount) AS total
+FROM lin.customers c LEFT JOIN lin.orders o ON o.customer_id = c.id
+WHERE o.status <> 'void'
+GROUP BY c.id, c.email;
+-- Views over views: direct edges, one level at a time.
+CREATE VIEW lin.v_chain1 AS SELECT customer_id, contact FROM lin.v_rename;
+CREATE VIEW lin.v_chain2 AS SELECT customer_id AS cid, lower(contact) AS contact_lc FROM lin.v_chain1;
+-- A CTE.
+CREATE VIEW lin.v_cte AS
+WITH big AS (SELECT customer_id, amount FROM lin.orders WHERE amount > 100)
+SELECT customer_id, sum(amount) AS big_total FROM big GROUP BY customer_id;
+-- A subquery in FROM and a scalar subquery.
+CREATE VIEW lin.v_subquery AS
+SELECT s.cid, s.n,
+       (SELECT max(o2.amount) FROM lin.orders o2 WHERE o2.customer_id = s.cid) AS max_amount
+FROM (SELECT customer_id AS cid, count(*) AS n FROM lin.orders GROUP BY customer_id) s;
+-- UNION: each output column from both branches.
+CREATE VIEW lin.v_union AS
+SELECT email AS address, 'customer' AS kind FROM lin.customers
+UNION ALL
+SELECT status, 'order' FROM lin.orders;
+-- Window functions, inline and named.
+CREATE VIEW lin.v_window AS
+SELECT id, amount,
+       rank() OVER (PARTITION BY customer_id ORDER BY amount DESC) AS amount_rank,
+       sum(amount) OVER w AS running
+FROM lin.orders
+WINDOW w AS (PARTITION BY customer_id ORDER BY ordered_at);
+-- Quoted and non-ASCII names.
+CREATE VIEW lin."Vüe ""quoted""" AS
+SELECT "Größe" AS "Taille", "weird.col", "Quote""d" || '!' AS "Exclaimed"
+FROM lin."Ünïcode Table";
+-- A materialized view, and a view over it.
+CREATE MATERIALIZED VIEW lin.mv_country AS SELECT country, count(*) AS customers FROM lin.customers GROUP BY country;
+CREATE VIEW lin.v_over_mv AS SELECT country, customers * 2 AS doubled FROM lin.mv_country;
+-- Overloaded functions called by a view.
+CREATE FUNCTION lin.fmt(integer) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
+CREATE FUNCTION lin.fmt(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper($1)';
+CREATE VIEW lin.v_overloads AS SELECT lin.fmt(id) AS id_text, lin.fmt(email) AS email_text FROM lin.customers;
+-- CASE and COALESCE.
+CREATE VIEW lin.v_case AS
+SELECT id, CASE WHEN status = 'paid' THEN amount ELSE 0 END AS paid_amount, coalesce(status, 'unknown') AS status
+FROM lin.orders;
+-- LATERAL.
+CREATE VIEW lin.v_lateral AS
+SELECT c.id, last.amount AS last_amount
+FROM lin.customers c
+CROSS JOIN LATERAL (SELECT o.amount FROM lin.orders o WHERE o.customer_id = c.id ORDER BY o.ordered_at DESC LIMIT 1) last;
+
+-- A PL/pgSQL procedure that writes: INSERT ... SELECT, then DELETE.
+CREATE PROCEDURE lin.archive_orders(p_before timestamptz) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lin.order_archive (id, amount, archived_at)
+    SELECT id, amount, now() FROM lin.orders WHERE ordered_at < p_before;
+    DELETE FROM lin.orders WHERE ordered_at < p_before;
+END $$;
+-- A SQL function with UPDATE ... FROM.
+CREATE FUNCTION lin.touch_customers() RETURNS void LANGUAGE sql AS $$
+    UPDATE lin.customers c SET country = o.status FROM lin.orders o WHERE o.customer_id = c.id
+$$;
+-- Unqualified names, resolved along the function's own search_path.
+CREATE FUNCTION lin.count_big() RETURNS bigint LANGUAGE plpgsql SET search_path = lin AS $$
+DECLARE
+    n bigint;
+    c lin.customers%ROWTYPE;
+BEGIN
+    SELECT count(*) INTO n FROM orders WHERE amount > 100;
+    RETURN n;
+END $$;
+-- MERGE.
+CREATE PROCEDURE lin.merge_customers() LANGUAGE sql AS $$
+    MERGE INTO lin.customers c USING lin.staging_customers s ON s.id = c.id
+    WHEN MATCHED THEN UPDATE SET email = s.email
+    WHEN NOT MATCHED THEN INSERT (id, email) VALUES (s.id, s.email)
+$$;
+-- A SQL-standard body.
+CREATE FUNCTION lin.order_count(p int) RETURNS bigint LANGUAGE sql
+BEGIN ATOMIC
+    SELECT count(*) FROM lin.orders WHERE customer_id = p;
+END;
+-- Dynamic SQL: cannot be known before it runs.
+CREATE FUNCTION lin.dynamic_count(p_table text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %I', p_table) INTO n;
+    RETURN n;
+END $$;
+-- A body the parser cannot read (the server accepts it with check_function_bodies off).
+SET check_function_bodies = off;
+CREATE FUNCTION lin.broken() RETURNS int LANGUAGE sql AS $$ SELEC 1 FROM lin.orders $$;
+RESET check_function_bodies;
+
+-- A view over a foreign table (postgres_fdw looping back to this database).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_available_extensions WHERE name = 'postgres_fdw') THEN
+        CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+        EXECUTE format('CREATE SERVER lin_loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname %L)',
+                       current_database());
+        CREATE FOREIGN TABLE lin.remote_orders (id int, amount numeric)
+            SERVER lin_loopback OPTIONS (schema_name 'lin', table_name 'orders');
+        CREATE VIEW lin.v_remote AS SELECT id AS remote_id, amount FROM lin.remote_orders;
+    END IF;
+END $$;
