@@ -23,6 +23,8 @@ def extractor_config(server, databases, output, user=None, password=None, **over
         "password": password if password is not None else server.password,
         "databases": list(databases),
         "output_path": str(output),
+        # Each output folder has its own change-event history, beside it.
+        "snapshot_path": str(Path(output).parent / f".{Path(output).name}-snapshots.sqlite"),
         "mask": True,
         "compress": False,
         "meta_only": True,

@@ -16,4 +16,4 @@ def test_demo_extracts_validates_and_says_where(tmp_path):
     assert f"are in {output}" in result.stdout
     assert "materialized_view" in result.stdout and "kada_demo_collector" in result.stdout
     report = validate_folder(output)
-    assert report.ok and report.files_checked == 4, report.problems
+    assert report.ok and report.files_checked == 5, report.problems

@@ -77,4 +77,4 @@ def test_fresh_install_runs_the_wrapper(version, wheels, pg18, tmp_path):
     result = subprocess.run([str(venv / "bin" / "python"), "kada_postgres_extractor.py"], cwd=work,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert (work / "postgres_hwm.txt").exists() and len(list((work / "out").glob("postgres_*"))) == 5
+    assert (work / "postgres_hwm.txt").exists() and len(list((work / "out").glob("postgres_*"))) == 6

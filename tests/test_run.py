@@ -23,7 +23,8 @@ def visible_files(folder):
 def test_file_names_carry_the_end_of_the_window(shop, tmp_path):
     run_extract(shop, ["postgres"], tmp_path, window=("2026-01-01 00:00:00", "2026-02-03 04:05:06"))
     assert visible_files(tmp_path) == [
-        "postgres_linkages_20260203040506.csv", "postgres_manifest_20260203040506.json",
+        "postgres_events_20260203040506.csv", "postgres_linkages_20260203040506.csv",
+        "postgres_manifest_20260203040506.json",
         "postgres_metadata_20260203040506.csv",
         "postgres_privileges_20260203040506.csv", "postgres_roles_20260203040506.csv"]
     manifest = load_manifest(tmp_path)
@@ -89,7 +90,7 @@ def test_compress_writes_gzip_of_the_same_text(shop, tmp_path):
     def comparable(rows):  # a database's size on disk moves between two runs
         return [{**r, "SIZE_BYTES": ""} if r.get("OBJECT_TYPE") == "DATABASE" else r for r in rows]
 
-    for extract in ("metadata", "linkages", "privileges", "roles"):
+    for extract in ("metadata", "linkages", "privileges", "roles"):  # not events: each folder has its own history
         assert comparable(packed.rows(extract)) == comparable(plain.rows(extract)), extract
     assert validate_folder(tmp_path / "packed").ok, validate_folder(tmp_path / "packed").problems
 

@@ -57,6 +57,7 @@ def run_demo(output, echo=print):
             mask=True,
             compress=False,
             meta_only=True,
+            snapshot_path=os.path.join(output, ".kada_snapshots.sqlite"),
         )
         extractor.test_connection()
         manifest = extractor.run()

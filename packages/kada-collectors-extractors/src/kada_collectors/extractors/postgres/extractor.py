@@ -14,9 +14,11 @@ from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAM
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
 from kada_collectors.lib.redact import redact_credentials
+from kada_collectors.lib.snapshots import SnapshotStore
 from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
 from .checks import unknown_kinds
+from .events import ChangeEvents
 from .lineage import DefinitionLineage
 from .session import RETRYABLE, DatabaseUnavailable, connect, explain_query_error
 from .settings import SETTINGS, validate_config
@@ -30,6 +32,11 @@ BATCH_OBJECTS = 200
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
 REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
 ATTEMPTS_PER_DATABASE = 2
+# Extracts every run writes besides those of the named statements.
+DERIVED_EXTRACTS = ("events",)
+DEFAULT_SNAPSHOT_FILE = "kada_postgres_snapshots.sqlite"
+# Complete snapshots kept before the oldest one a coming run needs.
+SNAPSHOTS_KEPT_OLDER = 3
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,8 @@ class Extractor:
     def __init__(self, **config):
         self._settings, self._password = validate_config(config)
         self._statements = StatementSet()
+        # Next to the HWM file by default (the working folder), as the wrapper keeps it.
+        self._snapshot_path = os.path.abspath(self._settings.get("snapshot_path") or DEFAULT_SNAPSHOT_FILE)
 
     def __repr__(self):
         s = self._settings
@@ -95,18 +104,26 @@ class Extractor:
         output = self._prepare_output()
         started = time.monotonic()
         started_at = now_hwm()
+        extracts = sorted({s.extract for s in NAMED_STATEMENTS} | set(DERIVED_EXTRACTS))
         files = {extract: ExtractFile(output, SOURCE, extract, stamp, EXTRACT_COLUMNS[extract], self._settings["compress"])
-                 for extract in sorted({s.extract for s in NAMED_STATEMENTS})}
+                 for extract in extracts}
+        store = SnapshotStore(self._snapshot_path)
         databases = []
         try:
             for index, dbname in enumerate(self._settings["databases"]):
                 need_server_wide = not any(d["status"] == "succeeded" for d in databases)
-                databases.append(self._extract_database(index, dbname, files, (start_hwm, end_hwm), need_server_wide))
+                databases.append(self._extract_database(index, dbname, files, store, (start_hwm, end_hwm),
+                                                        need_server_wide))
             written = [f.commit() for f in files.values()]
+            # A repeated window needs the snapshot at its start: keep from start_hwm on.
+            for dbname in self._settings["databases"]:
+                ChangeEvents.prune(store, self._settings["host"], dbname, start_hwm, SNAPSHOTS_KEPT_OLDER)
         except BaseException:
             for f in files.values():
                 f.discard()
             raise
+        finally:
+            store.close()
         failed = [d for d in databases if d["status"] == "failed"]
         warnings = [w for d in databases for w in d["warnings"]]
         for warning in warnings:
@@ -144,7 +161,7 @@ class Extractor:
             raise ExtractError(f"output_path {output} is not writable by this user; fix its permissions or choose another folder")
         return output
 
-    def _extract_database(self, index, dbname, files, window, need_server_wide):
+    def _extract_database(self, index, dbname, files, store, window, need_server_wide):
         """Extract one database into parts; append them on success, drop them on failure."""
         started = time.monotonic()
         outcome = {"name": dbname, "status": "failed", "server_version": None, "seconds": None, "rows": {},
@@ -152,9 +169,10 @@ class Extractor:
         for attempt in range(1, ATTEMPTS_PER_DATABASE + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
+            events = ChangeEvents(store, self._settings["host"], dbname, window)
             try:
                 outcome["server_version"], outcome["warnings"] = self._extract_snapshot(
-                    dbname, parts, window, need_server_wide)
+                    dbname, parts, events, window, need_server_wide)
             except StatementFailed as e:
                 if e.retryable and attempt < ATTEMPTS_PER_DATABASE:
                     log.warning("database %s: %s; retrying with a fresh snapshot", dbname, e)
@@ -166,10 +184,13 @@ class Extractor:
                 for extract, part in parts.items():
                     files[extract].append(part)
                     outcome["rows"][extract] = part.rows
+                events.complete()
                 outcome["status"] = "succeeded"
             finally:
                 for part in parts.values():
                     part.discard()  # what was not appended: a failed attempt leaves nothing behind
+                if outcome["status"] != "succeeded":
+                    events.discard()
             break
         outcome["seconds"] = round(time.monotonic() - started, 3)
         if outcome["status"] == "failed":
@@ -179,7 +200,7 @@ class Extractor:
                      ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
         return outcome
 
-    def _extract_snapshot(self, dbname, parts, window, need_server_wide):
+    def _extract_snapshot(self, dbname, parts, events, window, need_server_wide):
         """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
@@ -192,15 +213,19 @@ class Extractor:
                 with conn.transaction():
                     current = "the relation catalog for lineage"
                     lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts["linkages"].write)
-                    # Definitions are parsed as they stream by: deparsed once, never held in memory.
-                    observers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
+                    # Rows are watched as they stream by: definitions are parsed and objects
+                    # checksummed once, never held in memory.
+                    parsers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
                     for statement in NAMED_STATEMENTS:
                         if statement.per_server and not need_server_wide:
                             continue
                         current = statement.name
+                        observers = [o for o in (parsers.get(statement.name),
+                                                 events.observe if statement.extract == "metadata" else None) if o]
                         for batch_values in self._batches(conn, statement, values):
-                            self._stream(conn, statement.name, batch_values, parts[statement.extract],
-                                         observers.get(statement.name))
+                            self._stream(conn, statement.name, batch_values, parts[statement.extract], observers)
+                    current = "the change events"
+                    events.write(parts["events"])
                     current = "the check for unknown object kinds"
                     warnings = unknown_kinds(conn, dbname) + lineage.finish()
             except psycopg.Error as e:
@@ -220,9 +245,9 @@ class Extractor:
         batches = [keys[i:i + BATCH_OBJECTS] for i in range(0, len(keys), BATCH_OBJECTS)] or [[]]
         return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 
-    def _stream(self, conn, name, values, part, observe=None):
+    def _stream(self, conn, name, values, part, observers=()):
         """Run one statement through a server-side cursor, streaming rows into ``part`` (and each
-        row, as a dict by column, to ``observe``).
+        row, as a dict by column, to each of ``observers``).
 
         It runs in a savepoint that is rolled back afterwards: deparse functions such as
         pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
@@ -242,8 +267,10 @@ class Extractor:
                         for i in redacted:
                             row[i] = _redact(row[i])
                     part.write(row)
-                    if observe:
-                        observe(dict(zip(columns, row)))
+                    if observers:
+                        by_column = dict(zip(columns, row))
+                        for observe in observers:
+                            observe(by_column)
 
 
 def _redact(value):

@@ -56,6 +56,9 @@ SETTINGS = (
     Setting("meta_only", bool, default=True),
     Setting("sslmode", str, default="prefer", check=_ssl_mode),
     Setting("sslrootcert", str, check=_non_empty),
+    # The change-event snapshots (SQLite); by default kada_postgres_snapshots.sqlite in the
+    # working folder, next to the HWM file.
+    Setting("snapshot_path", str, check=_absolute),
     Setting("connect_timeout", int, default=10, check=_positive(3600)),
     Setting("statement_timeout_seconds", int, default=600, check=_positive(86400)),
     Setting("lock_timeout_seconds", int, default=5, check=_positive(3600)),

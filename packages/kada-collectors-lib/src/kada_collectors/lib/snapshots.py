@@ -1,0 +1,157 @@
+"""The snapshot store: what the catalog looked like at each HWM, to tell what changed since.
+
+PostgreSQL keeps no DDL timestamps, so change events come from comparing this run's objects with
+those saved at the window's start. A snapshot is saved per (host, database, HWM); a run saves the
+one at its end, marked complete only when its database succeeded, and a repeated window compares
+against the same start snapshot, so it gives the same events. Snapshots are one SQLite file, kept
+small: per object, its identity and a 4-byte checksum of each compared field; never the values.
+
+Pruning keeps the snapshots from the oldest start any coming run may use (the window's start) on,
+plus ``keep_older`` before it.
+"""
+
+import os
+import sqlite3
+import struct
+import zlib
+
+from .errors import CollectorError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    host TEXT NOT NULL,
+    database TEXT NOT NULL,
+    hwm TEXT NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS snapshots_key ON snapshots (kind, host, database, hwm);
+CREATE TABLE IF NOT EXISTS objects (
+    snapshot INTEGER NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    checksums BLOB NOT NULL,
+    PRIMARY KEY (snapshot, object_type, object_id)
+) WITHOUT ROWID;
+"""
+BATCH = 5000
+
+
+def checksums(values):
+    """4 bytes per value (CRC-32 of its text): enough to tell which fields changed."""
+    return struct.pack(f"<{len(values)}I", *(zlib.crc32(v.encode("utf-8")) for v in values))
+
+
+def changed_fields(old, new, names):
+    size = len(names)
+    before, after = struct.unpack(f"<{size}I", old), struct.unpack(f"<{size}I", new)
+    return [name for name, a, b in zip(names, before, after) if a != b]
+
+
+class SnapshotStore:
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        folder = os.path.dirname(self.path) or "."
+        try:
+            os.makedirs(folder, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise CollectorError(f"cannot open the snapshot store {self.path}: {e}. Set 'snapshot_path' to a "
+                                 "writable file, or fix the folder's permissions") from None
+
+    def close(self):
+        self._db.close()
+
+    def find(self, kind, host, database, hwm):
+        """The id of the complete snapshot at ``hwm``, or None."""
+        row = self._db.execute("SELECT max(id) FROM snapshots WHERE kind = ? AND host = ? AND database = ? "
+                               "AND hwm = ? AND complete = 1", (kind, host, database, hwm)).fetchone()
+        return row[0]
+
+    def begin(self, kind, host, database, hwm):
+        """A new, incomplete snapshot; complete() it once its database succeeded."""
+        cursor = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
+                                  (kind, host, database, hwm))
+        return SnapshotWriter(self._db, cursor.lastrowid)
+
+    def complete(self, writer, kind, host, database, hwm):
+        """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
+        writer.flush()
+        with self._transaction():
+            older = [r[0] for r in self._db.execute(
+                "SELECT id FROM snapshots WHERE kind = ? AND host = ? AND database = ? AND hwm = ? AND id <> ?",
+                (kind, host, database, hwm, writer.snapshot))]
+            self._delete(older)
+            self._db.execute("UPDATE snapshots SET complete = 1 WHERE id = ?", (writer.snapshot,))
+
+    def discard(self, writer):
+        with self._transaction():
+            self._delete([writer.snapshot])
+
+    def diff(self, old, new):
+        """Yield (event, object_type, object_id, old checksums, new checksums) from ``old`` to ``new``
+        (``old`` None: every object is new)."""
+        yield from self._db.execute(
+            "SELECT CASE WHEN o.object_id IS NULL THEN 'CREATED' ELSE 'ALTERED' END, n.object_type, n.object_id, "
+            "o.checksums, n.checksums FROM objects n LEFT JOIN objects o ON o.snapshot = ? "
+            "AND o.object_type = n.object_type AND o.object_id = n.object_id "
+            "WHERE n.snapshot = ? AND (o.object_id IS NULL OR o.checksums <> n.checksums) "
+            "ORDER BY n.object_type, n.object_id", (old, new))
+        if old is not None:
+            yield from self._db.execute(
+                "SELECT 'DROPPED', o.object_type, o.object_id, o.checksums, NULL FROM objects o "
+                "WHERE o.snapshot = ? AND NOT EXISTS (SELECT 1 FROM objects n WHERE n.snapshot = ? "
+                "AND n.object_type = o.object_type AND n.object_id = o.object_id) "
+                "ORDER BY o.object_type, o.object_id", (old, new))
+
+    def prune(self, kind, host, database, oldest_needed, keep_older):
+        """Delete incomplete snapshots and complete ones older than ``oldest_needed`` beyond
+        the ``keep_older`` most recent of those."""
+        rows = self._db.execute("SELECT id, hwm, complete FROM snapshots WHERE kind = ? AND host = ? AND database = ? "
+                                "ORDER BY hwm DESC, id DESC", (kind, host, database)).fetchall()
+        older = [i for i, hwm, complete in rows if complete and hwm < oldest_needed]
+        doomed = [i for i, _, complete in rows if not complete] + older[keep_older:]
+        with self._transaction():
+            self._delete(doomed)
+
+    def _delete(self, ids):
+        for snapshot in ids:
+            self._db.execute("DELETE FROM objects WHERE snapshot = ?", (snapshot,))
+            self._db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot,))
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class SnapshotWriter:
+    """Adds objects to one snapshot in batches."""
+
+    def __init__(self, db, snapshot):
+        self._db, self.snapshot, self._pending = db, snapshot, []
+
+    def add(self, object_type, object_id, values):
+        self._pending.append((self.snapshot, object_type, object_id, checksums(values)))
+        if len(self._pending) >= BATCH:
+            self.flush()
+
+    def flush(self):
+        if self._pending:
+            with _Transaction(self._db):
+                self._db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", self._pending)
+            self._pending = []
+
+
+class _Transaction:
+    def __init__(self, db):
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN")
+
+    def __exit__(self, kind, value, traceback):
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+__all__ = ["SnapshotStore", "changed_fields", "checksums"]
