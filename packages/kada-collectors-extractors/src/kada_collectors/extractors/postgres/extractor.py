@@ -27,6 +27,9 @@ from .statements import NAMED_STATEMENTS, STATEMENT_TAG, StatementSet
 SOURCE = "postgres"
 # Rows fetched per round trip from the server-side cursor: memory stays bounded by this.
 FETCH_ROWS = 5000
+# Names of the collector's savepoints and cursors: recognisable in query logs as its own.
+SAVEPOINT = "kada_statement"
+CURSOR_PREFIX = "kada_"
 # Objects deparsed per savepoint by batched statements: bounds the locks held at any moment.
 BATCH_OBJECTS = 200
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
@@ -204,7 +207,7 @@ class Extractor:
         """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
-            server_version = conn.execute("SHOW server_version").fetchone()[0]
+            server_version = conn.info.parameter_status("server_version")
             conn.autocommit = False
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             conn.read_only = True
@@ -254,7 +257,7 @@ class Extractor:
         savepoint releases them while keeping the snapshot.
         """
         query = self._statements.render(name, values, conn)
-        with conn.transaction(force_rollback=True), conn.cursor(name=f"kada_{name.lower()}") as cur:
+        with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor(name=f"{CURSOR_PREFIX}{name.lower()}") as cur:
             cur.itersize = FETCH_ROWS
             cur.execute(query)
             columns = [d.name for d in cur.description]

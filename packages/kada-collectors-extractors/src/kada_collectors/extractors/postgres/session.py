@@ -11,6 +11,8 @@ from kada_collectors.lib import __version__
 from kada_collectors.lib.errors import CollectorError
 from kada_collectors.lib.redact import redact_credentials
 
+from .statements import STATEMENT_TAG
+
 APPLICATION_NAME = f"kada-collector/{__version__}"
 MINIMUM_SERVER_VERSION = 120000
 
@@ -44,15 +46,17 @@ def connect(settings, password, dbname):
                 f"database {dbname!r}: server version {conn.info.server_version} is older than PostgreSQL 12, "
                 "the oldest this collector supports"
             )
-        with conn.cursor() as cur:
-            cur.execute(f"SET statement_timeout = {settings['statement_timeout_seconds'] * 1000}")
-            cur.execute(f"SET lock_timeout = {settings['lock_timeout_seconds'] * 1000}")
+        timeout_ms = settings["statement_timeout_seconds"] * 1000
+        conn.execute(
+            f"{STATEMENT_TAG} SELECT set_config('statement_timeout', %(timeout)s, false), "
+            "set_config('lock_timeout', %(lock)s, false), "
             # A collector stuck between statements must not hold its snapshot (and locks) forever.
-            cur.execute(f"SET idle_in_transaction_session_timeout = {settings['statement_timeout_seconds'] * 1000}")
-            cur.execute("SET default_transaction_read_only = on")
+            "set_config('idle_in_transaction_session_timeout', %(timeout)s, false), "
+            "set_config('default_transaction_read_only', 'on', false), "
             # As pg_dump does: with only pg_catalog on the path, deparsed definitions qualify every
             # user object, so the text means the same wherever it is read (and parses unambiguously).
-            cur.execute("SELECT pg_catalog.set_config('search_path', '', false)")
+            "set_config('search_path', '', false)",
+            {"timeout": str(timeout_ms), "lock": str(settings["lock_timeout_seconds"] * 1000)})
     except BaseException:
         conn.close()
         raise
