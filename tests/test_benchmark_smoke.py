@@ -1,0 +1,46 @@
+"""The performance benchmark (benchmarks/catalog_benchmark.py) runs end to end at a tiny scale."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kada_collectors.extractors.postgres import Extractor
+
+BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "catalog_benchmark.py"
+
+
+def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
+    # The password goes through the environment, as a user would pass it, not on the command line.
+    dsn = pg18.dsn(user=pg18.superuser)  # without a password
+    env = {**os.environ, "PGPASSWORD": pg18.password}
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--scale", "0.002", "--dsn", dsn, "--jobs", "1", "--results-dir", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "targets:" in result.stdout and pg18.password not in result.stdout
+
+    (path,) = tmp_path.glob("*-scale0.002.json")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert {"date", "command", "machine", "collector", "targets", "scales", "comparison", "verdict"} <= report.keys()
+    assert "<dsn>" in report["command"] and report["machine"]["server"].startswith("18")
+    (run,) = report["scales"]
+    assert run["catalog"]["tables"] == 40 and run["catalog"]["views"] > 0 and run["catalog"]["foreign_keys"] > 0
+
+    copy = run["copy_limit"]
+    assert copy["seconds"] > 0
+    named = {s["name"] for s in copy["statements"]}
+    assert set(Extractor(host="h", server="h", username="u", databases=["d"], output_path="/tmp").list_sql()) <= named
+
+    plain, compressed = run["extraction"]["plain"], run["extraction"]["compressed"]
+    for measured in (plain, compressed):
+        assert 0 < measured["run_seconds"] <= measured["wall_seconds"]
+        assert 10 < measured["peak_rss_mb"] < 1000
+    assert plain["rows"] == compressed["rows"] > 0
+    assert 0 < compressed["bytes"] < plain["bytes"]
+
+    assert run["statements"]["executions_per_database"] >= run["statements"]["named_statements"] > 0
+    assert run["statements"]["longest"]["seconds"] > 0
+    assert all(value > 0 for value in run["ratios"].values())
+    assert len(report["verdict"]) == 3 and all(isinstance(v["met"], bool) for v in report["verdict"].values())
