@@ -15,7 +15,7 @@ WINDOWS = ["1970-01-01 00:00:00", "2026-01-01 00:00:00", "2026-01-02 00:00:00", 
 
 def events_of(extract):
     return {(e["EVENT_TYPE"], e["OBJECT_TYPE"], e["OBJECT_ID"].removeprefix(f'"{HOST}".{DB}.'),
-             tuple(json.loads(e["DETAIL"]).get("changed", ()))) for e in extract.rows("events")}
+             tuple(json.loads(e["DETAIL"] or "{}").get("changed", ()))) for e in extract.rows("events")}
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def test_first_run_reports_every_object_created(shop_extract):
     events = shop_extract.rows("events")
     assert {(e["OBJECT_TYPE"], e["OBJECT_ID"]) for e in events} == \
         {(m["OBJECT_TYPE"], m["OBJECT_ID"]) for m in shop_extract.metadata()}
-    assert all(e["EVENT_TYPE"] == "CREATED" and "baseline" in json.loads(e["DETAIL"]) for e in events)
+    assert all(e["EVENT_TYPE"] == "CREATED" and e["DETAIL"] == "" for e in events)
+    assert any("no change-event snapshot" in w and "every object is reported as created" in w
+               for w in shop_extract.manifest["warnings"])
     assert {e["EVENT_TIME"] for e in events} == {shop_extract.manifest["window"]["end_hwm"]}
 
 

@@ -23,7 +23,9 @@ _URI_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:)(?P<
 
 def redact_credentials(text):
     """Return ``text`` with every credential value replaced by ``********``. ``None`` stays ``None``."""
-    if not text:
+    # Every pattern needs '=' or ':' (key=value, key: value, scheme://user:secret@): most text has
+    # neither, and this check is far cheaper than the regular expressions.
+    if not text or ("=" not in text and ":" not in text):
         return text
     text = _KEY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
     return _URI_USERINFO.sub(lambda m: m.group("scheme") + REDACTED, text)

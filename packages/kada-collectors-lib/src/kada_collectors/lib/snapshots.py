@@ -45,7 +45,7 @@ LAYOUT_VERSION = 1
 
 def checksums(values):
     """4 bytes per value (CRC-32 of its text): enough to tell which fields changed."""
-    return struct.pack(f"<{len(values)}I", *(zlib.crc32(v.encode("utf-8")) for v in values))
+    return struct.pack(f"<{len(values)}I", *(zlib.crc32(v.encode("utf-8")) if v else 0 for v in values))
 
 
 def changed_fields(old, new, names):

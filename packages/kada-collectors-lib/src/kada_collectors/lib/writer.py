@@ -19,6 +19,8 @@ from decimal import Decimal
 
 from .contract import DELIMITER, RECORD_END, extract_file_name
 
+GZIP_LEVEL = 6
+
 
 def format_value(value):
     """Render one value as the contract says: Y/N, UTC times, compact JSON, empty for NULL."""
@@ -46,12 +48,19 @@ def _csv_writer(text_stream):
 
 
 class _Encoder:
-    """A CSV writer over a binary file, gzip-compressed or not."""
+    """A CSV writer over a binary file, gzip-compressed or not; ``write_csv`` takes records already
+    in the contract's CSV form (the server's COPY output)."""
 
     def __init__(self, raw, compress):
-        self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if compress else None
+        # Level 6 (zlib's default): files ~7% larger than level 9, compressed about 5x faster.
+        self._gzip = (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL)
+                      if compress else None)
         self._text = io.TextIOWrapper(self._gzip or raw, encoding="utf-8", newline="", write_through=False)
         self.csv = _csv_writer(self._text)
+
+    def write_csv(self, data):
+        self._text.flush()
+        (self._gzip or self._text.buffer).write(data)
 
     def close(self):
         self._text.flush()
@@ -83,8 +92,17 @@ class Part:
         self.rows = 0
 
     def write(self, values):
-        self._encoder.csv.writerow([format_value(v) for v in values])
+        self.write_text([format_value(v) for v in values])
+
+    def write_text(self, texts):
+        """Write a record of values already rendered by ``format_value``."""
+        self._encoder.csv.writerow(texts)
         self.rows += 1
+
+    def write_csv(self, data, rows=0):
+        """Append bytes already in the contract's CSV form, holding ``rows`` records."""
+        self._encoder.write_csv(data)
+        self.rows += rows
 
     def close(self):
         if not self._raw.closed:

@@ -10,13 +10,16 @@ view (PostgreSQL 16 dropped table prefixes) is not an alteration.
 
 from pglast.parser import ParseError, fingerprint
 
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.snapshots import changed_fields, checksums
-from kada_collectors.lib.writer import format_value
 
 KIND = "metadata"
 COMPARED = ("PARENT_ID", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER", "DESCRIPTION",
             "DEFINITION", "LANGUAGE", "PROPERTIES")
 PARSED_DEFINITIONS = ("VIEW", "MATERIALIZED_VIEW")
+_POSITION = {name: i for i, name in enumerate(EXTRACT_COLUMNS["metadata"])}
+_COMPARED_AT = [_POSITION[name] for name in COMPARED]
+_TYPE_AT, _ID_AT, _DEFINITION = _POSITION["OBJECT_TYPE"], _POSITION["OBJECT_ID"], COMPARED.index("DEFINITION")
 EVIDENCE = "SNAPSHOT_DIFF"
 
 
@@ -28,21 +31,22 @@ class ChangeEvents:
         self.writer = store.begin(KIND, host, dbname, self.end_hwm)
 
     def observe(self, row):
-        values = [format_value(row[field]) for field in COMPARED]
-        if row["OBJECT_TYPE"] in PARSED_DEFINITIONS and values[7]:
-            values[7] = _fingerprint(values[7])
-        self.writer.add(row["OBJECT_TYPE"], row["OBJECT_ID"], checksums(values))
+        """``row``: a metadata record, its values rendered as text."""
+        values = [row[i] for i in _COMPARED_AT]
+        if row[_TYPE_AT] in PARSED_DEFINITIONS and values[_DEFINITION]:
+            values[_DEFINITION] = _fingerprint(values[_DEFINITION])
+        self.writer.add(row[_TYPE_AT], row[_ID_AT], checksums(values))
 
     def write(self, part):
-        """Write the window's events into ``part``."""
+        """Write the window's events into ``part``; return warnings for the manifest."""
         self.writer.flush()
-        detail = {"observed_between": [self.start_hwm, self.end_hwm]}
-        if self.baseline is None:
-            detail["baseline"] = f"none at {self.start_hwm}: every object is reported as created"
         for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
-            changes = {"changed": changed_fields(old, new, COMPARED)} if event == "ALTERED" else {}
-            part.write((self.end_hwm, event, object_type, object_id, self.host, self.dbname, "", EVIDENCE,
-                        {**detail, **changes}))
+            detail = {"changed": changed_fields(old, new, COMPARED)} if event == "ALTERED" else None
+            part.write((self.end_hwm, event, object_type, object_id, self.host, self.dbname, "", EVIDENCE, detail))
+        if self.baseline is None:
+            return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
+                    "snapshot file was moved or deleted): every object is reported as created"]
+        return []
 
     @staticmethod
     def prune(store, host, dbname, oldest_needed, keep_older):

@@ -3,10 +3,11 @@
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import psycopg
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
@@ -15,7 +16,7 @@ from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
 from kada_collectors.lib.redact import redact_credentials
 from kada_collectors.lib.snapshots import SnapshotStore
-from kada_collectors.lib.writer import ExtractFile, write_json_atomically
+from kada_collectors.lib.writer import ExtractFile, format_value, write_json_atomically
 
 from .checks import unknown_kinds
 from .events import ChangeEvents
@@ -25,8 +26,13 @@ from .settings import SETTINGS, validate_config
 from .statements import NAMED_STATEMENTS, STATEMENT_TAG, StatementSet
 
 SOURCE = "postgres"
-# Rows fetched per round trip from the server-side cursor: memory stays bounded by this.
-FETCH_ROWS = 5000
+# Rows fetched per round trip from the server-side cursor: memory stays bounded by this (two
+# batches at most are held: the one handled and the one being fetched).
+FETCH_ROWS = 2000
+# Extracts whose rows the collector redacts or watches, so reads row by row; the others go
+# through COPY.
+ROW_BY_ROW_EXTRACTS = ("metadata",)
+BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID = 16, 1114, 1184
 # Names of the collector's savepoints and cursors: recognisable in query logs as its own.
 SAVEPOINT = "kada_statement"
 CURSOR_PREFIX = "kada_"
@@ -227,10 +233,13 @@ class Extractor:
                                                  events.observe if statement.extract == "metadata" else None) if o]
                         for batch_values in self._batches(conn, statement, values):
                             self._stream(conn, statement.name, batch_values, parts[statement.extract], observers)
+                        parsers.pop(statement.name, None)
+                        if not parsers:
+                            lineage.release()  # its relation catalog is not needed any more
                     current = "the change events"
-                    events.write(parts["events"])
+                    warnings = events.write(parts["events"])
                     current = "the check for unknown object kinds"
-                    warnings = unknown_kinds(conn, dbname) + lineage.finish()
+                    warnings += unknown_kinds(conn, dbname) + lineage.finish()
             except psycopg.Error as e:
                 if conn.broken or conn.closed:
                     raise DatabaseUnavailable(
@@ -249,42 +258,74 @@ class Extractor:
         return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 
     def _stream(self, conn, name, values, part, observers=()):
-        """Run one statement through a server-side cursor, streaming rows into ``part`` (and each
-        row, as a dict by column, to each of ``observers``).
+        """Run one statement, streaming its rows into ``part``: row by row through a server-side
+        cursor where the collector redacts or watches them (each record, as text, goes to each of
+        ``observers``), through COPY otherwise.
 
         It runs in a savepoint that is rolled back afterwards: deparse functions such as
         pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
         savepoint releases them while keeping the snapshot.
         """
         query = self._statements.render(name, values, conn)
-        with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor(name=f"{CURSOR_PREFIX}{name.lower()}") as cur:
-            cur.itersize = FETCH_ROWS
-            cur.execute(query)
+        with conn.transaction(SAVEPOINT, force_rollback=True):
+            if not observers and self._statements.extract_of(name) not in ROW_BY_ROW_EXTRACTS:
+                self._copy(conn, name, query, part)
+                return
+            with conn.cursor(name=f"{CURSOR_PREFIX}{name.lower()}") as cur:
+                cur.itersize = FETCH_ROWS
+                cur.execute(query)
+                columns = [d.name for d in cur.description]
+                self._statements.check_columns(name, columns)
+                redacted = [i for i, c in enumerate(columns) if c in REDACTED_COLUMNS]
+                for rows in _prefetched(cur):
+                    for row in rows:
+                        # Most values arrive as text (json too): only the others need rendering.
+                        texts = [v if v.__class__ is str else ("" if v is None else format_value(v)) for v in row]
+                        for i in redacted:
+                            texts[i] = redact_credentials(texts[i])
+                        part.write_text(texts)
+                        for observe in observers:
+                            observe(texts)
+
+    def _copy(self, conn, name, query, part):
+        """Stream a statement's rows as the server renders them (COPY ... CSV) straight into the part:
+        no per-row work in the collector, for extracts nothing needs to look into."""
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
             columns = [d.name for d in cur.description]
             self._statements.check_columns(name, columns)
-            redacted = [i for i, c in enumerate(columns) if c in REDACTED_COLUMNS]
-            while rows := cur.fetchmany(FETCH_ROWS):
-                for row in rows:
-                    if redacted:
-                        row = list(row)
-                        for i in redacted:
-                            row[i] = _redact(row[i])
-                    part.write(row)
-                    if observers:
-                        by_column = dict(zip(columns, row))
-                        for observe in observers:
-                            observe(by_column)
+            rendered = sql.SQL(", ").join(_rendered(sql.Identifier(d.name), d.type_code) for d in cur.description)
+            copy = sql.SQL("COPY (SELECT {} FROM ({}) q) TO STDOUT (FORMAT csv, DELIMITER '|', FORCE_QUOTE *)").format(
+                rendered, sql.SQL(query))
+            with cur.copy(copy) as stream:
+                for block in stream:
+                    part.write_csv(block)
+            part.rows += cur.rowcount
 
 
-def _redact(value):
-    """Redact credentials in a text, or in every string inside a JSON value (PROPERTIES)."""
-    if isinstance(value, str):
-        return redact_credentials(value)
-    if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
+def _rendered(column, type_oid):
+    """A column as the contract writes it, rendered by the server: Y/N, UTC times, '' for NULL."""
+    value = sql.SQL("q.{}").format(column)
+    if type_oid == BOOL_OID:
+        text = sql.SQL("CASE WHEN {0} THEN 'Y' WHEN NOT {0} THEN 'N' END").format(value)
+    elif type_oid in (TIMESTAMPTZ_OID, TIMESTAMP_OID):
+        moment = sql.SQL("({} AT TIME ZONE 'UTC')" if type_oid == TIMESTAMPTZ_OID else "{}").format(value)
+        text = sql.SQL("to_char({0}, CASE WHEN extract(microseconds FROM {0})::bigint % 1000000 = 0 "
+                       "THEN 'YYYY-MM-DD HH24:MI:SS' ELSE 'YYYY-MM-DD HH24:MI:SS.US' END)").format(moment)
+    else:
+        text = sql.SQL("{}::text").format(value)
+    return sql.SQL("coalesce({}, '')").format(text)
+
+
+def _prefetched(cursor):
+    """The cursor's rows in batches, the next batch fetched while the caller handles this one: the
+    server's work and the collector's overlap instead of taking turns (psycopg waits for the
+    server without holding the GIL)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-fetch") as fetcher:
+        pending = fetcher.submit(cursor.fetchmany, FETCH_ROWS)
+        while rows := pending.result():
+            pending = fetcher.submit(cursor.fetchmany, FETCH_ROWS)
+            yield rows
 
 
 def _window(start_hwm, end_hwm):

@@ -6,6 +6,7 @@ PgBouncer in front of RDS rejects.
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.types.string import TextLoader
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.errors import CollectorError
@@ -40,6 +41,10 @@ def connect(settings, password, dbname):
         conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as e:
         raise DatabaseUnavailable(explain_connect_error(e, settings, dbname)) from None
+    # JSON values are written as the server prints them: parsing them only to print them again
+    # would be the costliest step of the whole extraction.
+    for json_type in ("json", "jsonb"):
+        conn.adapters.register_loader(json_type, TextLoader)
     try:
         if conn.info.server_version < MINIMUM_SERVER_VERSION:
             raise DatabaseUnavailable(

@@ -53,9 +53,9 @@ NAMED_STATEMENTS = (
     NamedStatement("EXTENSIONS_SQL", "metadata"),
     NamedStatement("TABLES_SQL", "metadata"),
     NamedStatement("VIEWS_SQL", "metadata", batch_keys=VIEW_OIDS),
+    NamedStatement("FUNCTIONS_SQL", "metadata"),
     NamedStatement("COLUMNS_SQL", "metadata"),
     NamedStatement("SEQUENCES_SQL", "metadata"),
-    NamedStatement("FUNCTIONS_SQL", "metadata"),
     NamedStatement("TYPES_SQL", "metadata"),
     NamedStatement("INDEXES_SQL", "metadata"),
     NamedStatement("CONSTRAINTS_SQL", "metadata"),
@@ -100,6 +100,10 @@ class StatementSet:
     def _check_name(self, name):
         if name not in self._text:
             raise ExtractError(f"no SQL statement named {name!r}; the names are: {', '.join(self.names())}")
+
+    @staticmethod
+    def extract_of(name):
+        return BY_NAME[name].extract
 
     def is_batched(self, name):
         return BY_NAME[name].batch_keys is not None and BATCH_PLACEHOLDER in self._text[name]

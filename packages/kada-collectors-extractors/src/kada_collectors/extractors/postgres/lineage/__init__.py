@@ -1,14 +1,17 @@
 """Lineage parsed from definitions: views' columns and routines' tables (evidence PARSED_DEFINITION).
 
-``DefinitionLineage`` watches the VIEWS_SQL and FUNCTIONS_SQL rows as they stream to the metadata
-file and writes the edges it can prove into the linkages file, so a definition is deparsed once
+``DefinitionLineage`` watches the VIEWS_SQL and FUNCTIONS_SQL records (values as text) as they
+stream to the metadata file and writes the edges it can prove into the linkages file, so a definition is deparsed once
 and memory does not grow with the number of views. A definition that cannot be parsed or
 resolved keeps its catalog edges and adds a warning, never an error.
 """
 
+import json
 import logging
 
 from pglast.parser import ParseError
+
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
 
 from .names import RelationCatalog, quote_ident
 from .routines import routine_lineage
@@ -17,6 +20,7 @@ from .views import WHOLE_ROW, UnresolvedName, view_column_lineage
 log = logging.getLogger(__name__)
 EVIDENCE = "PARSED_DEFINITION"
 ROUTINE_TYPES = ("FUNCTION", "PROCEDURE")
+METADATA_COLUMNS = EXTRACT_COLUMNS["metadata"]
 
 
 class DefinitionLineage:
@@ -26,7 +30,8 @@ class DefinitionLineage:
         self.warnings = []
         self.dynamic_routines = 0
 
-    def on_view(self, row):
+    def on_view(self, texts):
+        row = dict(zip(METADATA_COLUMNS, texts))
         if not row["DEFINITION"]:
             return
         try:
@@ -43,10 +48,11 @@ class DefinitionLineage:
                 for source_type, source_id in self._source_columns(source):
                     self._edge(source_type, source_id, "COLUMN", target, detail)
 
-    def on_routine(self, row):
+    def on_routine(self, texts):
+        row = dict(zip(METADATA_COLUMNS, texts))
         if row["OBJECT_TYPE"] not in ROUTINE_TYPES or not row["DEFINITION"]:
             return
-        properties = row["PROPERTIES"] or {}
+        properties = json.loads(row["PROPERTIES"]) if row["PROPERTIES"] else {}
         try:
             lineage = routine_lineage(row["DEFINITION"], row["LANGUAGE"], properties.get("config"), row["OWNER"],
                                       self.catalog)
@@ -66,6 +72,10 @@ class DefinitionLineage:
         for (source, target), kinds in sorted(lineage.flows.items(), key=lambda f: (f[0][0].object_id, f[0][1].object_id)):
             self._edge(source.object_type, source.object_id, target.object_type, target.object_id,
                        {"via": row["OBJECT_ID"], "statements": sorted(kinds), **unresolved})
+
+    def release(self):
+        """Drop the relation catalog once the definitions are parsed (memory)."""
+        self.catalog = None
 
     def finish(self):
         """Warnings for the manifest, once the database is done."""
