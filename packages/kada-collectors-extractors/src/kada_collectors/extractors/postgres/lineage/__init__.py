@@ -45,8 +45,7 @@ class DefinitionLineage:
                 detail = {"transform": transform}
                 if source.relation.extension:
                     detail["extension"] = source.relation.extension
-                for source_type, source_id in self._source_columns(source):
-                    self._edge(source_type, source_id, "COLUMN", target, detail)
+                self._edge(*self._source(source), "COLUMN", target, detail)
 
     def on_routine(self, texts):
         row = dict(zip(METADATA_COLUMNS, texts))
@@ -85,13 +84,13 @@ class DefinitionLineage:
                 "lineage cannot be known before it runs; their edges say so in DETAIL.unresolved")
         return self.warnings
 
-    def _source_columns(self, source):
+    @staticmethod
+    def _source(source):
+        """A whole row (t.*) comes from the relation itself, a column from that column."""
         relation = source.relation
-        if source.column != WHOLE_ROW:
-            return [("COLUMN", f"{relation.object_id}.{quote_ident(source.column)}")]
-        if relation.columns:
-            return [("COLUMN", f"{relation.object_id}.{quote_ident(c)}") for c in sorted(relation.columns)]
-        return [(relation.object_type, relation.object_id)]
+        if source.column == WHOLE_ROW:
+            return relation.object_type, relation.object_id
+        return "COLUMN", f"{relation.object_id}.{quote_ident(source.column)}"
 
     def _edge(self, source_type, source_id, target_type, target_id, detail):
         self._emit(("LINEAGE", source_type, source_id, target_type, target_id, self.host, self.dbname, EVIDENCE, detail))

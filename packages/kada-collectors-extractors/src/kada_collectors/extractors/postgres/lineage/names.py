@@ -25,28 +25,17 @@ class Relation:
     object_type: str  # as in metadata: TABLE, VIEW, ...
     object_id: str
     extension: Optional[str]  # the extension it belongs to (then it is not in metadata)
-    # Column names, known for the relations some view reads (to resolve names in view
-    # definitions); None elsewhere, so memory does not grow with every column of the database.
-    columns: Optional[frozenset] = None
-
-    def has_column(self, name):
-        return self.columns is None or name in self.columns
 
 
 RELATION_TYPES = {"r": "TABLE", "p": "PARTITIONED_TABLE", "v": "VIEW", "m": "MATERIALIZED_VIEW", "f": "FOREIGN_TABLE"}
 
+# Relations only, not their columns: the deparsed definitions name each column unambiguously
+# (qualified wherever two relations are in scope, whole rows as t.*), and memory must not grow
+# with every column of the database.
 RELATIONS_SQL = STATEMENT_TAG + """
-WITH read_by_views AS (
-    SELECT DISTINCT d.refobjid AS oid
-    FROM pg_depend d
-    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-)
 SELECT n.nspname, c.relname, c.relkind::text,
        quote_ident(%(host)s) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       x.extname,
-       CASE WHEN c.oid IN (SELECT oid FROM read_by_views) THEN
-           (SELECT array_agg(a.attname::text) FROM pg_attribute a
-            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END
+       x.extname
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_depend xd ON xd.classid = 'pg_class'::regclass AND xd.objid = c.oid AND xd.deptype = 'e'
@@ -67,11 +56,8 @@ class RelationCatalog:
 
     @classmethod
     def load(cls, conn, host):
-        relations = {
-            (schema, name): Relation(RELATION_TYPES[kind], object_id, extension,
-                                     frozenset(columns) if columns is not None else None)
-            for schema, name, kind, object_id, extension, columns in conn.execute(RELATIONS_SQL, {"host": host})
-        }
+        relations = {(schema, name): Relation(RELATION_TYPES[kind], object_id, extension)
+                     for schema, name, kind, object_id, extension in conn.execute(RELATIONS_SQL, {"host": host})}
         (search_path,) = conn.execute(DEFAULT_SEARCH_PATH_SQL).fetchone()
         return cls(relations, search_path)
 

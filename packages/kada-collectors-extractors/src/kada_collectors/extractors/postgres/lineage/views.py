@@ -208,26 +208,22 @@ class _Resolver:
             return dict.fromkeys(item.sources, EXPRESSION)
         return {SourceColumn(item, WHOLE_ROW): EXPRESSION} if item is not None else {}
 
-    def _star(self, qualifier, scope):
-        """A star left in a select list (the deparse expands them; kept for robustness)."""
+    @staticmethod
+    def _star(qualifier, scope):
+        """A star left in a select list: the deparse expands those over relations, so only
+        derived items' columns can be named here."""
         items = [scope.find(qualifier[-1])] if qualifier else list(scope.items.values())
-        outputs = []
-        for item in items:
-            if isinstance(item, Derived):
-                outputs.extend((name, dict(sources)) for name, sources in item.columns)
-            elif item is not None and getattr(item, "columns", None):
-                outputs.extend((name, {SourceColumn(item, name): DIRECT}) for name in sorted(item.columns))
-        return outputs
+        return [(name, dict(sources)) for item in items if isinstance(item, Derived) for name, sources in item.columns]
 
 
 def _has(item, column):
+    """Whether ``item`` can hold ``column``; a relation can hold any (the deparse leaves a column
+    unqualified only when one relation is in scope)."""
     if item is None:
         return False
     if isinstance(item, Derived):
         return item.column(column) is not None
-    if isinstance(item, FunctionItem):
-        return True
-    return item.has_column(column)
+    return True
 
 
 def _column_of(item, column):
@@ -240,8 +236,6 @@ def _column_of(item, column):
         return dict(sources)
     if isinstance(item, FunctionItem):
         return dict.fromkeys(item.sources, EXPRESSION)
-    if not item.has_column(column):
-        raise UnresolvedName(column)
     return {SourceColumn(item, column): DIRECT}
 
 
