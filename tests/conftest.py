@@ -97,3 +97,23 @@ def shop_extract(shop: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Ex
         output = tmp_path_factory.mktemp(f"shop-{shop.name}")
         cached = shop._shop_extract = run_extract(shop, [SHOP], output)
     return cached
+
+
+# -- landing servers (see landing_servers.py) ------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto's S3 server on a free loopback port, for the whole session."""
+    from landing_servers import MotoServer
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite's blob service on a free loopback port (installed with npm on first use)."""
+    from landing_servers import Azurite
+    server = Azurite()
+    yield server
+    server.stop()

@@ -1,34 +1,326 @@
-"""Command lines: ``kada-postgres-extractor`` (the scheduled job) and ``kada-collector`` (tools)."""
+"""Command lines: ``kada-postgres-extractor`` (the scheduled job) and ``kada-collector`` (tools).
+
+``kada-collector push`` sends the newest run of ``output_path`` to the config's landing area;
+``kada-collector run`` is the whole job in one command: HWM, extract, validate, push, publish the
+HWM. Their exit codes (docs/landing.md) tell a scheduler what to do.
+"""
 
 import argparse
 import logging
 import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
 
+from kada_collectors.lib.config import validate_settings
+from kada_collectors.lib.contract import STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ConfigError, HWMError
+from kada_collectors.lib.hwm import parse_hwm
+from kada_collectors.lib.landing import (
+    ALREADY_LANDED, FAILED, LANDED, FileHWM, HWMConflict, LandingError, LandingHWM, NothingToPush, open_landing,
+    push_run,
+)
 from kada_collectors.lib.validate import validate_folder
 
 from .postgres import Extractor
+from .postgres.extractor import SOURCE
+from .postgres.settings import SETTINGS
 from .utils import get_generic_logger, get_hwm, load_config, publish_hwm
 
-# Exit codes: 0 done; 1 the extraction failed (HWM not published); 2 bad input (config, usage).
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+# Exit codes: 0 done; 1 the extraction failed (HWM not published); 2 bad input (config, HWM file,
+# usage, a missing optional package); 3 nothing pushable (no run, a run that fails its checks, a
+# failed run); 4 the landing failed (unreachable, credentials refused, no bucket/container, a file
+# that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed).
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHABLE, EXIT_LANDING_FAILED, EXIT_HWM_CONFLICT = 1, 2, 3, 4, 5
+DEFAULT_CONFIG = "kada_postgres_extractor_config.json"
+
+log = logging.getLogger("kada_collectors.cli")
+
+
+# -- the steps of a run, shared by the commands and the Airflow DAG factory ----------------------
+
+def extract(extractor, start_hwm, end_hwm):
+    """Check the connection, then extract the window; raises if any database failed."""
+    extractor.test_connection()
+    return extractor.run(start_hwm=start_hwm, end_hwm=end_hwm)
 
 
 def run_extractor(config_path, name, hwm_dir=None):
     """The documented flow: HWM window → extract → publish the HWM only if everything succeeded."""
     start_hwm, end_hwm = get_hwm(name, hwm_dir)
     extractor = Extractor(**load_config(config_path))
-    extractor.test_connection()
-    extractor.run(start_hwm=start_hwm, end_hwm=end_hwm)
+    extract(extractor, start_hwm, end_hwm)
     publish_hwm(name, end_hwm, hwm_dir)
     return start_hwm, end_hwm
+
+
+def load_job(config_path, extractor=True):
+    """The config and its ``Extractor``: the whole config (landing included) validated at once.
+
+    ``extractor=False`` validates the same settings without resolving the database password
+    (pushing needs no database), and returns None for the extractor.
+    """
+    config = load_config(config_path)
+    if not extractor:
+        validate_settings(config, SETTINGS, source="PostgreSQL collector config")
+        return config, None
+    return config, Extractor(**config)
+
+
+def open_job_landing(config, source="config"):
+    """The config's landing ``Store``; a clear ``ConfigError`` when there is no ``landing`` section."""
+    if not config.get("landing"):
+        raise ConfigError(["no 'landing' section: add one to say where to push, e.g. "
+                           '"landing": {"type": "s3", "bucket": "...", "region": "...", "prefix": "..."} '
+                           "(see docs/landing.md)"], source)
+    return open_landing(config["landing"])
+
+
+def job_hwm(config, store, name, hwm_dir=None):
+    """Where this job's HWM lives: the landing area when ``landing.hwm`` is true (seeded once from
+    a local HWM file if the landing has none yet), else the HWM file in ``hwm_dir``."""
+    if (config.get("landing") or {}).get("hwm"):
+        return LandingHWM(store, name, seed_folder=hwm_dir if hwm_dir is not None else ".")
+    return FileHWM(name, hwm_dir)
+
+
+def exit_code(error):
+    """The documented exit code of an error."""
+    if isinstance(error, HWMConflict):
+        return EXIT_HWM_CONFLICT
+    if isinstance(error, (ConfigError, HWMError)):
+        return EXIT_BAD_INPUT
+    if isinstance(error, NothingToPush):
+        return EXIT_NOT_PUSHABLE
+    if isinstance(error, LandingError):
+        return EXIT_LANDING_FAILED
+    return EXIT_FAILED
+
+
+# -- progress and summary -------------------------------------------------------------------------
+
+class Progress:
+    """One self-rewriting status line on stderr while files upload; silent unless stderr is a TTY."""
+
+    def __init__(self, stream=None, enabled=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self._line, self._file, self._label, self._sent, self._last = "", None, "", 0, 0.0
+
+    def step(self, text):
+        """A step of the job, on a line of its own (log lines may follow it)."""
+        if self.enabled:
+            self.close()
+            self.stream.write(f"==> {text}\n")
+            self.stream.flush()
+
+    def on_file(self, index, total, outcome):
+        if outcome.status in (LANDED, ALREADY_LANDED, FAILED):
+            self.close()  # the log line replaces the status line
+            log.log(logging.ERROR if outcome.status == FAILED else logging.INFO, "%s %s (%s)%s", outcome.status,
+                    outcome.name, _size(outcome.bytes), f": {outcome.error}" if outcome.error else "")
+            self._file = None
+            return
+        self._file, self._label, self._sent = outcome, f"[{index + 1}/{total}] {outcome.name}", 0
+        self._draw(force=True)
+
+    def on_bytes(self, count):
+        self._sent += count
+        self._draw()
+
+    def _draw(self, force=False):
+        if not self.enabled or self._file is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.2:
+            return
+        self._last = now
+        total = max(self._file.bytes, 1)
+        sent = min(self._sent, total)
+        self._write(f"{self._label}  {100 * sent // total:3d}%  {_size(sent)} of {_size(self._file.bytes)}")
+
+    def _write(self, text):
+        width = 100
+        text = text if len(text) <= width else text[: width - 3] + "..."
+        self.stream.write("\r" + text.ljust(len(self._line)))
+        self.stream.flush()
+        self._line = text
+
+    def close(self):
+        if self.enabled and self._line:
+            self.stream.write("\r" + " " * len(self._line) + "\r")
+            self.stream.flush()
+            self._line = ""
+
+
+def _size(count):
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+
+
+@dataclass
+class JobResult:
+    """What a ``run`` did, step by step, for its summary."""
+
+    window: Optional[tuple] = None
+    manifest: Optional[dict] = None
+    manifest_name: Optional[str] = None
+    push: Optional[object] = None  # PushReport
+    hwm_where: Optional[str] = None
+    hwm_published: bool = False
+    failed_step: Optional[str] = None
+    error: Optional[str] = None
+    notes: list = field(default_factory=list)
+
+
+def _push_lines(report):
+    landed, already = report.count(LANDED), report.count(ALREADY_LANDED)
+    line = (f"{landed + already} of {len(report.files)} file(s) in {report.destination}"
+            + (f" ({already} already there)" if already else ""))
+    missing = [f.name for f in report.files if not f.ok]
+    lines = [line]
+    if missing:
+        lines.append("not landed: " + ", ".join(missing))
+    return lines
+
+
+def _summary(result, code, out):
+    status = "succeeded" if code == 0 else f"failed at {result.failed_step or 'the start'} (exit {code})"
+    print(f"kada-collector run {status}", file=out)
+    if result.window:
+        print(f"  window   {result.window[0]} to {result.window[1]} (UTC)", file=out)
+    if result.manifest:
+        m = result.manifest
+        dbs = m.get("databases", [])
+        ok = sum(1 for d in dbs if d.get("status") == "succeeded")
+        rows = sum(f.get("rows", 0) for f in m.get("files", []))
+        print(f"  extract  {ok} of {len(dbs)} database(s), {len(m.get('files', []))} file(s), {rows} row(s): "
+              f"{result.manifest_name}", file=out)
+    if result.push is not None:
+        lines = _push_lines(result.push)
+        print(f"  push     {lines[0]}", file=out)
+        for line in lines[1:]:
+            print(f"           {line}", file=out)
+    if result.hwm_where:
+        what = "published" if result.hwm_published else "not published"
+        print(f"  hwm      {what}: {result.hwm_where}", file=out)
+    if result.error:
+        lines = [line.strip() for line in result.error.splitlines() if line.strip()]
+        print(f"  error    {lines[0]}", file=out)
+        for line in lines[1:4]:
+            print(f"           {line}", file=out)
+        if len(lines) > 4:
+            print(f"           ... ({len(lines) - 4} more line(s) in the log)", file=out)
+
+
+# -- the jobs --------------------------------------------------------------------------------------
+
+def run_job(config_path, name, hwm_dir=None, progress=None, result=None):
+    """HWM → extract → validate → push → publish the HWM; each step only if the one before succeeded.
+
+    Fills ``result`` (a ``JobResult``) as it goes; raises the first error.
+    """
+    progress = progress or Progress(enabled=False)
+    result = result if result is not None else JobResult()
+    result.failed_step = "the config"
+    config, extractor = load_job(config_path)
+    store = open_job_landing(config, source=str(config_path))
+    result.failed_step = "the landing check"
+    progress.step(f"checking the landing {store.where()}")
+    store.check()  # fail before a long extraction, not after it
+    result.failed_step = "the HWM"
+    hwm = job_hwm(config, store, name, hwm_dir)
+    result.hwm_where = hwm.where()
+    start_hwm, end_hwm = hwm.get()
+    result.window = (start_hwm, end_hwm)
+    result.failed_step = "the extraction"
+    progress.step(f"extracting {start_hwm} to {end_hwm}")
+    try:
+        result.manifest = extract(extractor, start_hwm, end_hwm)
+    except CollectorError as e:
+        result.manifest = getattr(e, "manifest", None)
+        raise
+    result.manifest_name = manifest_name_of(result.manifest)
+    result.failed_step = "the push"
+    progress.step(f"checking and pushing {result.manifest_name}")
+    try:
+        report = push_run(config["output_path"], store, manifest_name=result.manifest_name,
+                          on_file=progress.on_file, on_bytes=progress.on_bytes)
+    finally:
+        progress.close()
+    result.push = report
+    if not report.ok:
+        raise LandingError(report.error or "a file did not land")
+    result.failed_step = "publishing the HWM"
+    hwm.publish(end_hwm)
+    result.hwm_published = True
+    result.failed_step = None
+    return result
+
+
+def manifest_name_of(manifest):
+    """The file name of a run's manifest."""
+    return manifest_file_name(SOURCE, parse_hwm(manifest["window"]["end_hwm"]).strftime(STAMP_FORMAT))
+
+
+def _run_command(args):
+    progress = Progress()
+    result = JobResult()
+    try:
+        run_job(args.config, args.name, args.hwm_dir, progress, result)
+    except CollectorError as e:
+        progress.close()
+        log.error("%s", e)
+        result.error = str(e)
+        code = exit_code(e)
+    except Exception as e:  # a bug or an unforeseen fault: still a summary and a documented code
+        progress.close()
+        log.exception("unexpected error during %s", result.failed_step or "the run")
+        result.error = f"unexpected {type(e).__name__} (see the log): {e}"
+        code = EXIT_FAILED
+    else:
+        code = 0
+    _summary(result, code, sys.stdout)
+    return code
+
+
+def _push_command(args):
+    progress = Progress()
+    try:
+        config, _ = load_job(args.config, extractor=False)
+        store = open_job_landing(config, source=str(args.config))
+        progress.step(f"checking the run and the landing {store.where()}")
+        report = push_run(config["output_path"], store, manifest_name=args.manifest, source=SOURCE,
+                          allow_failed=args.allow_failed, on_file=progress.on_file, on_bytes=progress.on_bytes)
+    except CollectorError as e:
+        progress.close()
+        log.error("%s", e)
+        print(f"kada-collector push failed (exit {exit_code(e)}): {str(e).splitlines()[0]}")
+        return exit_code(e)
+    except Exception as e:  # a bug or an unforeseen fault
+        progress.close()
+        log.exception("unexpected error")
+        print(f"kada-collector push failed (exit {EXIT_FAILED}): unexpected {type(e).__name__} (see the log)")
+        return EXIT_FAILED
+    finally:
+        progress.close()
+    for f in report.files:
+        print(f"{f.status:>14}  {f.name}" + (f"  ({f.error})" if f.error else ""))
+    lines = _push_lines(report)
+    print(f"kada-collector push {'succeeded' if report.ok else f'failed (exit {EXIT_LANDING_FAILED})'}: "
+          f"{report.manifest}: {lines[0]}")
+    for line in lines[1:]:
+        print(f"  {line}")
+    return 0 if report.ok else EXIT_LANDING_FAILED
 
 
 def postgres_extractor_main(argv=None):
     parser = argparse.ArgumentParser(
         prog="kada-postgres-extractor",
         description="Extract PostgreSQL metadata for the K data catalog, for the window since the last run.")
-    parser.add_argument("-c", "--config", default="kada_postgres_extractor_config.json",
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
                         help="the JSON config (default: %(default)s in the current folder)")
     parser.add_argument("-n", "--name", default="postgres", help="the HWM file prefix (default: %(default)s)")
     parser.add_argument("--hwm-dir", default=None, help="folder of the HWM file (default: the current folder)")
@@ -50,6 +342,24 @@ def collector_main(argv=None):
     demo.add_argument("--output", default="kada-demo-output", help="output folder (default: ./%(default)s)")
     validate = commands.add_parser("validate", help="check a folder of extract files against the contract")
     validate.add_argument("folder")
+    push = commands.add_parser(
+        "push", help="push the newest run of output_path to the landing area",
+        description="Check the newest run in output_path against its manifest, upload its files to the "
+                    "config's landing area (the manifest last), and verify each. Safe to repeat.")
+    push.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+    push.add_argument("--manifest", default=None,
+                      help="push this run (a manifest file name) instead of the newest")
+    push.add_argument("--allow-failed", action="store_true",
+                      help="push a run even if some of its databases failed (its manifest says which)")
+    run = commands.add_parser(
+        "run", help="the whole job: HWM, extract, validate, push, publish the HWM",
+        description="Extract the window since the last run, check and push it to the landing area, and "
+                    "publish the HWM only if all of that succeeded.")
+    run.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+    run.add_argument("-n", "--name", default="postgres", help="the HWM name (default: %(default)s)")
+    run.add_argument("--hwm-dir", default=None,
+                     help="folder of the HWM file (default: the current folder); with landing.hwm, where an "
+                          "existing HWM file is read once to seed the landing's")
     args = parser.parse_args(argv)
     get_generic_logger("root", level=logging.WARNING if args.command == "demo" else logging.INFO)
     if args.command == "validate":
@@ -59,6 +369,10 @@ def collector_main(argv=None):
         print(f"{args.folder}: {report.files_checked} file(s), {report.manifests_checked} manifest(s): "
               + ("valid" if report.ok else f"{len(report.problems)} problem(s)"))
         return 0 if report.ok else EXIT_FAILED
+    if args.command == "push":
+        return _push_command(args)
+    if args.command == "run":
+        return _run_command(args)
     from .demo import run_demo
     try:
         run_demo(args.output)

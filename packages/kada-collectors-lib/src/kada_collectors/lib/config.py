@@ -8,10 +8,12 @@ listing them all, so a user fixes the file in one go rather than one error per r
 import difflib
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .errors import ConfigError
+from .redact import redact_credentials
 
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list", dict: "an object"}
 
@@ -22,8 +24,9 @@ class Setting:
     type: type
     required: bool = False
     default: Any = None
-    # Returns a problem (a sentence) or None; only called when the type is right.
-    check: Optional[Callable[[Any], Optional[str]]] = None
+    # Returns a problem (a sentence completing "'<name>' ..."), a list of whole sentences (for an
+    # object setting whose keys are checked one by one), or None; only called when the type is right.
+    check: Optional[Callable[[Any], Any]] = None
     secret: bool = False  # never echoed in messages or the manifest
 
 
@@ -85,7 +88,9 @@ def validate_settings(config, settings, source="config"):
             )
             continue
         problem = s.check(value) if s.check else None
-        if problem:
+        if isinstance(problem, (list, tuple)):
+            problems.extend(problem)
+        elif problem:
             problems.append(f"'{s.name}' {problem}")
         result[s.name] = value
     if problems:
@@ -93,10 +98,27 @@ def validate_settings(config, settings, source="config"):
     return result
 
 
+# Keys of an object setting (e.g. ``landing``) whose values are secrets, whatever the setting.
+_SECRET_KEY = re.compile(
+    r"(?i)password|passwd|secret|token|sas|credential|access_?key|account_?key|private|^sig$")
+
+
+def _safe_value(value, secret):
+    if secret:
+        return "set" if value else None
+    if isinstance(value, dict):
+        return {k: _safe_value(v, bool(_SECRET_KEY.search(str(k)))) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe_value(v, False) for v in value]
+    if isinstance(value, str):
+        return redact_credentials(value)  # e.g. a URL carrying a token in its query string
+    return value
+
+
 def settings_for_manifest(config, settings):
-    """The settings safe to record: every non-secret setting, secrets reduced to 'set' or absent."""
-    safe = {}
-    for s in settings:
-        value = config.get(s.name)
-        safe[s.name] = ("set" if value else None) if s.secret else value
-    return safe
+    """The settings safe to record: every non-secret setting, secrets reduced to 'set' or absent.
+
+    Inside an object setting, a key that names a secret (``sas_token``, ``password``...) is reduced
+    the same way, and credentials written inside strings (``...?sig=...``) are redacted.
+    """
+    return {s.name: _safe_value(config.get(s.name), s.secret) for s in settings}

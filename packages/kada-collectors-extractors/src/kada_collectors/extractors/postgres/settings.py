@@ -4,6 +4,7 @@ import os
 
 from kada_collectors.lib.config import Setting, describe, validate_settings
 from kada_collectors.lib.errors import ConfigError
+from kada_collectors.lib.landing.config import landing_problems
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 PASSWORD_SOURCES = ("password", "password_env", "password_file")
@@ -62,6 +63,9 @@ SETTINGS = (
     Setting("connect_timeout", int, default=10, check=_positive(3600)),
     Setting("statement_timeout_seconds", int, default=600, check=_positive(86400)),
     Setting("lock_timeout_seconds", int, default=5, check=_positive(3600)),
+    # Where `kada-collector push` and `run` put the files (docs/landing.md); its problems are
+    # reported with the others'. Its secrets never reach the manifest (settings_for_manifest).
+    Setting("landing", dict, check=landing_problems),
 )
 
 

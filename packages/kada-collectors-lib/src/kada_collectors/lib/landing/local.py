@@ -1,0 +1,141 @@
+"""A landing folder on a file system (a local disk, or a mounted NFS/SMB share)."""
+
+import contextlib
+import hashlib
+import os
+import secrets
+import time
+
+from ..hwm import publish_hwm
+from .base import Store, RemoteFile
+from .errors import HWMConflict, LandingError
+
+_CHUNK = 1 << 20
+LOCK_TIMEOUT_SECONDS = 60
+
+
+def _sha256_of(path):
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+class LocalStore(Store):
+    kind = "local"
+
+    def __init__(self, settings):
+        self.path = settings["path"]
+
+    def where(self, name=""):
+        return os.path.join(self.path, name) if name else self.path
+
+    def check(self):
+        if not os.path.isdir(self.path):
+            raise LandingError(f"the landing folder {self.path} does not exist; create it (or mount the share) "
+                               "and push again")
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise LandingError(f"the landing folder {self.path} is not writable by this user; fix its permissions")
+
+    def stat(self, name):
+        path = self.where(name)
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise LandingError(f"cannot read {path}: {e.strerror}") from None
+        return RemoteFile(size=size, checksum=_sha256_of(path))
+
+    def expected_checksum(self, local):
+        return local.sha256
+
+    def upload(self, local, name, on_bytes=None):
+        target = self.where(name)
+        tmp = os.path.join(self.path, f".{name}.{secrets.token_hex(4)}.part")
+        try:
+            with open(local.path, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(_CHUNK):
+                    dst.write(chunk)
+                    if on_bytes:
+                        on_bytes(len(chunk))
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, target)
+        except OSError as e:
+            raise LandingError(f"cannot write {target}: {e.strerror or e}") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def read_text(self, name):
+        path = self.where(name)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None, None
+        except OSError as e:
+            raise LandingError(f"cannot read {path}: {e.strerror}") from None
+        return data.decode("utf-8", "replace"), hashlib.sha256(data).hexdigest()
+
+    def write_text(self, name, text, version):
+        """Under an exclusive lock on ``.<name>.lock``: compare, then write aside and rename."""
+        with _locked(os.path.join(self.path, f".{name}.lock")):
+            _, current = self.read_text(name)
+            if current != version:
+                raise HWMConflict(f"{self.where(name)} changed after this run read it (another run published "
+                                  "its HWM meanwhile); this run's HWM was not published")
+            if name.endswith("_hwm.txt"):
+                publish_hwm(name[: -len("_hwm.txt")], text.strip(), self.path)  # the HWM file's own atomic write
+            else:
+                tmp = os.path.join(self.path, f".{name}.{secrets.token_hex(4)}.tmp")
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.where(name))
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """An exclusive advisory lock, released when the process dies (flock; msvcrt on Windows)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                _lock(fd)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise HWMConflict(f"{path} stayed locked for {LOCK_TIMEOUT_SECONDS}s: another run is "
+                                      "publishing its HWM; this run's HWM was not published") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+try:
+    import fcntl
+
+    def _lock(fd):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+except ImportError:  # Windows
+    import msvcrt
+
+    def _lock(fd):
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd):
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
