@@ -53,10 +53,12 @@ def main(argv=None):
     try:
         accuracy = measure_accuracy(admin_dsn)
         cost = measure_cost(admin_dsn, args.scale)
+        with psycopg.connect(admin_dsn) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
     finally:
         if server:
             server.stop()
-    document = render(accuracy, cost, args, admin_dsn)
+    document = render(accuracy, cost, args, version)
     Path(args.output).write_text(document, encoding="utf-8")
     print(document)
 
@@ -109,6 +111,9 @@ class _NoParsedLineage:
     def __init__(self, *args):
         self.on_view = self.on_routine = lambda row: None
 
+    def release(self):
+        pass
+
     def finish(self):
         return []
 
@@ -134,8 +139,8 @@ def measure_cost(admin_dsn, scale):
 
 def _run(dsn, output, parsed=True, linkages=True):
     connection, password = extractor_connection(dsn)
-    extractor = Extractor(host=HOST, **connection, password=password,
-                          databases=[conninfo_to_dict(dsn)["dbname"]], output_path=output)
+    extractor = Extractor(host=HOST, **connection, password=password, databases=[conninfo_to_dict(dsn)["dbname"]],
+                          output_path=output, snapshot_path=os.path.join(output, ".snapshots.sqlite"))
     if not linkages:
         empty = ", ".join(f"NULL AS \"{c}\"" for c in EXTRACT_COLUMNS["linkages"])
         for statement in NAMED_STATEMENTS:
@@ -160,9 +165,7 @@ def _linkages(manifest):
 
 # -- report --------------------------------------------------------------------------------------
 
-def render(accuracy, cost, args, admin_dsn):
-    with psycopg.connect(admin_dsn) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+def render(accuracy, cost, args, version):
     best = cost["best_seconds"]
     shipped, unparsed, bare = best["as shipped"], best["without parsed lineage"], best["without any linkages"]
     p, d = accuracy["parsed"], accuracy["pg_depend"]
