@@ -1,0 +1,138 @@
+"""The least-privilege SQL for the collector's user, for the options of one config.
+
+``grants_script(settings)`` returns a psql script (``kada-collector grants --config F``) that a
+superuser (on RDS/Aurora: the master user) runs once. It needs no connection to be written: the
+collector's user may not exist yet. It adapts itself to the server's version when it runs (psql's
+``\\if``), and every statement in it can be run again safely.
+"""
+
+from psycopg import sql
+
+from .access import is_all_databases
+from .querylog.config import query_log_sources
+from .rds import RDS_CA_BUNDLE_URL, RDS_IAM_ROLE, is_rds_endpoint
+
+# The catalog tables and views the collector reads (sql/*.sql, lineage/, checks.py). PUBLIC may
+# read them all by default; the vendor's page asks for USAGE on pg_catalog and SELECT on these.
+CATALOG_TABLES = (
+    "pg_aggregate", "pg_am", "pg_attrdef", "pg_attribute", "pg_auth_members", "pg_class", "pg_collation",
+    "pg_constraint", "pg_database", "pg_default_acl", "pg_depend", "pg_description", "pg_enum", "pg_extension",
+    "pg_foreign_server", "pg_foreign_table", "pg_index", "pg_inherits", "pg_language", "pg_namespace",
+    "pg_partitioned_table", "pg_proc", "pg_range", "pg_rewrite", "pg_roles", "pg_sequence", "pg_settings",
+    "pg_shdescription", "pg_tablespace", "pg_trigger", "pg_type",
+)
+READ_ALL_STATS = "pg_read_all_stats"
+
+
+def ident(name):
+    return sql.Identifier(name).as_string()
+
+
+def literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def psql_dbname(name):
+    """A database name as psql's \\connect reads it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def grants_script(settings, config_name="the config"):
+    """The psql script granting what ``settings`` needs, and nothing more."""
+    user = settings["username"]
+    role = ident(user)
+    rds = is_rds_endpoint(settings["server"])
+    iam = bool(settings.get("iam_auth"))
+    query_log = query_log_sources(settings.get("query_log"), settings.get("meta_only", True))
+    pgss = bool(query_log and query_log.get("pg_stat_statements"))
+    databases = list(settings["databases"])
+    every = is_all_databases(databases)
+    admin = "the master user (a member of rds_superuser; RDS and Aurora have no superuser)" if rds else "a superuser"
+    wants = ["metadata"] + (["the query log"] if query_log else [])
+    out = [
+        f"-- Least privilege for the K data catalog collector's user {role} on "
+        f"{settings['server']}:{settings['port']}{' (AWS RDS/Aurora)' if rds else ''}.",
+        f"-- For {config_name}: {' and '.join(wants)}, "
+        + ("IAM database authentication." if iam else "password authentication."),
+        f"-- Run it with psql as {admin}, connected to any database, e.g.:",
+        f"--   psql \"host={settings['server']} port={settings['port']} dbname=postgres user=<admin>"
+        + (" sslmode=verify-full sslrootcert=<CA bundle>" if rds else "") + "\" -f grants.sql",
+        "-- Every statement may be run again. The role owns nothing and may read no table: the collector reads the",
+        "-- catalog only, in read-only transactions.",
+        r"\set ON_ERROR_STOP on",
+        "",
+        "-- 1. The login role.",
+        f"SELECT {literal('CREATE ROLE ' + role + ' LOGIN')} WHERE NOT EXISTS "
+        f"(SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal(user)}) \\gexec",
+    ]
+    if iam:
+        if rds:
+            out += [f"-- It logs in with IAM tokens: {RDS_IAM_ROLE} makes RDS check them (and refuse passwords).",
+                    f"GRANT {RDS_IAM_ROLE} TO {role};"]
+        else:
+            out += [f"-- iam_auth works with RDS/Aurora endpoints only: there, GRANT {RDS_IAM_ROLE} TO {role};"]
+        out += ["-- The AWS identity that signs the tokens needs this IAM policy statement:",
+                f'--   {{"Effect": "Allow", "Action": "rds-db:connect", "Resource": '
+                f'"arn:aws:rds-db:{settings.get("aws_region") or "<region>"}:<account>:dbuser:<DbiResourceId>/{user}"}}']
+        if settings.get("role_arn"):
+            out += [f"-- and may assume {settings['role_arn']} (sts:AssumeRole; the role's trust policy names it)."]
+    else:
+        out += ["-- Give it a password without writing it here or in the server's log: in psql, type",
+                f"--   \\password {role}"]
+    out += ["", "-- 2. CONNECT on each database to extract (PUBLIC usually has it already)."]
+    if every:
+        out += ['-- "databases": ["*"]: every database the role may CONNECT to is extracted (templates, databases',
+                "-- that refuse connections and rdsadmin are left out). Where PUBLIC's CONNECT was revoked, grant it",
+                "-- on each database to extract:",
+                f"--   GRANT CONNECT ON DATABASE <name> TO {role};"]
+    else:
+        out += [f"GRANT CONNECT ON DATABASE {ident(db)} TO {role};" for db in databases]
+    if pgss:
+        out += [
+            "",
+            "-- 3. The query log: other users' statements in pg_stat_statements need pg_read_all_stats, and its",
+            "-- privileges must be inherited (without, the text shows as <insufficient privilege>).",
+            "SELECT current_setting('server_version_num')::int >= 160000 AS kada_grant_with_inherit \\gset",
+            r"\if :kada_grant_with_inherit",
+            f"GRANT {READ_ALL_STATS} TO {role} WITH INHERIT TRUE;",
+            r"\else",
+            f"ALTER ROLE {role} INHERIT;",
+            f"GRANT {READ_ALL_STATS} TO {role};",
+            r"\endif",
+        ]
+    out += ["", "-- 4. In each database: the catalog. PUBLIC may read it by default; these grants matter only where",
+            "-- hardening revoked that."
+            + (" On RDS the catalog belongs to rdsadmin, so psql may warn 'no privileges were granted': harmless"
+               " while PUBLIC keeps its access." if rds else "")]
+    catalog = [f"GRANT USAGE ON SCHEMA pg_catalog TO {role};",
+               "GRANT SELECT ON " + ", ".join(f"pg_catalog.{t}" for t in CATALOG_TABLES) + f" TO {role};"]
+    extension = []
+    if pgss:
+        preload = ("RDS/Aurora preload it by default: shared_preload_libraries in the parameter group" if rds else
+                   "the server must preload it: shared_preload_libraries = 'pg_stat_statements', then a restart")
+        extension = ["-- pg_stat_statements is cluster-wide: one database with the extension is enough.",
+                     f"-- {preload[0].upper()}{preload[1:]}.",
+                     "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"]
+    if every:
+        out += ["-- Run these lines in every database to extract:"] + ["--   " + line for line in catalog]
+        if extension:
+            out += [r"\connect postgres"] + extension
+    else:
+        for index, db in enumerate(databases):
+            out += [f"\\connect {psql_dbname(db)}"] + catalog + (extension if index == 0 else [])
+    if query_log:
+        notes = []
+        if query_log.get("log_files"):
+            notes.append(f"-- The server's log files: the OS user running the collector must read "
+                         f"{query_log['log_files'].get('path')} (e.g. be in the group that owns it).")
+        if query_log.get("cloudwatch"):
+            group = query_log["cloudwatch"].get("log_group")
+            notes += ["-- CloudWatch Logs: the AWS identity running the collector needs:",
+                      '--   {"Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:DescribeLogStreams"], '
+                      f'"Resource": "arn:aws:logs:{query_log["cloudwatch"].get("region") or "<region>"}:<account>:'
+                      f'log-group:{group}:*"}}']
+        if notes:
+            out += ["", "-- 5. Outside the database."] + notes
+    if rds or iam:
+        out += ["", f"-- TLS: connect with sslmode verify-full and the RDS CA bundle ({RDS_CA_BUNDLE_URL})."]
+    return "\n".join(out) + "\n"
