@@ -117,3 +117,17 @@ def azurite():
     server = Azurite()
     yield server
     server.stop()
+
+
+# -- a TLS-only server (see tls_servers.py) ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory):
+    """A PostgreSQL 15 cluster with ssl = on and hostssl-only pg_hba.conf, and its CA (and a wrong one)."""
+    from tls_servers import TlsServer
+    try:
+        server = TlsServer(tmp_path_factory.mktemp("tls"))
+    except ServerUnavailable as exc:
+        pytest.skip(f"pg15 (the build with OpenSSL) unavailable: {exc}")
+    yield server
+    server.stop()

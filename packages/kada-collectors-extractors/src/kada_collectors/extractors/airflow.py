@@ -70,7 +70,8 @@ def plan_units(configs, split="server"):
         except CollectorError as e:
             units.append({"name": name, "config": path, "database": None, "folder": None, "error": str(e)})
             continue
-        if split == "server":
+        # ["*"] is resolved when the run starts, not when the DAG is parsed: one unit for the server.
+        if split == "server" or config["databases"] == ["*"]:
             units.append({"name": name, "config": path, "database": None, "folder": None, "error": None})
             continue
         for database in config["databases"]:

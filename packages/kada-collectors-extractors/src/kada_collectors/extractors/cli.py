@@ -316,6 +316,51 @@ def _push_command(args):
     return 0 if report.ok else EXIT_LANDING_FAILED
 
 
+def _grants_command(args):
+    """Print the least-privilege SQL for the config's user (no connection: the user may not exist yet)."""
+    from .postgres.grants import grants_script
+    try:
+        config = load_config(args.config)
+        settings = validate_settings(config, SETTINGS, source="PostgreSQL collector config")
+    except CollectorError as e:
+        print(f"kada-collector grants: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sys.stdout.write(grants_script(settings, config_name=str(args.config)))
+    return 0
+
+
+def _doctor_command(args):
+    """Check each prerequisite as the collector's user; exit 0 all passed, 1 a check failed, 2 bad config."""
+    from .postgres.doctor import FAIL, PASS, SKIP, WARN, run_doctor
+    from .postgres.settings import validate_config
+    try:
+        settings, password = validate_config(load_config(args.config))
+    except CollectorError as e:
+        print(f"FAIL  config  {e}")
+        print(f"kada-collector doctor: the config cannot be used (exit {EXIT_BAD_INPUT})")
+        return EXIT_BAD_INPUT
+    print(f"kada-collector doctor: {settings['server']}:{settings['port']} as {settings['username']!r}")
+    report = run_doctor(settings, password)
+    for line in report.lines():
+        print(line)
+    code = 0 if report.ok else EXIT_FAILED
+    counts = ", ".join(f"{report.count(s)} {label}" for s, label in
+                       ((PASS, "passed"), (WARN, "warning(s)"), (FAIL, "failed"), (SKIP, "skipped")) if report.count(s))
+    print(f"kada-collector doctor: {counts} (exit {code})")
+    return code
+
+
+def _report_command(args):
+    from .report import write_report  # the page's template and script are read only for this command
+    try:
+        result = write_report(args.folder, args.output, args.manifest, source=SOURCE)
+    except CollectorError as e:
+        print(f"kada-collector report failed: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {result}" if args.output else "\n".join(result))
+    return 0
+
+
 def postgres_extractor_main(argv=None):
     parser = argparse.ArgumentParser(
         prog="kada-postgres-extractor",
@@ -360,8 +405,34 @@ def collector_main(argv=None):
     run.add_argument("--hwm-dir", default=None,
                      help="folder of the HWM file (default: the current folder); with landing.hwm, where an "
                           "existing HWM file is read once to seed the landing's")
+    grants = commands.add_parser(
+        "grants", help="print the least-privilege SQL for the collector's user",
+        description="Print a psql script that creates the config's user with what the config's options need and "
+                    "nothing more (run it as a superuser; on RDS/Aurora, the master user). Connects to nothing.")
+    grants.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+    doctor = commands.add_parser(
+        "doctor", help="check each prerequisite as the collector's user",
+        description="Connect as the config's user and check, one by one: the server is reachable, TLS is verified, "
+                    "the user authenticates, may CONNECT to each database and read the catalog, and (with the query "
+                    "log) pg_stat_statements and the log source. Exit status: 0 every check passed (warnings "
+                    "allowed), 1 a check failed, 2 the config cannot be used.")
+    doctor.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+    report = commands.add_parser(
+        "report", help="show what a run would send: a summary, or one self-contained HTML page",
+        description="Read the newest run of FOLDER (its manifest and the files it lists) and print a summary, "
+                    "or with --output write one HTML file, with no outside resources, to inspect in a browser.")
+    report.add_argument("folder")
+    report.add_argument("-o", "--output", default=None, help="write the HTML report to this file")
+    report.add_argument("--manifest", default=None, help="report on this run (a manifest file name) instead of the newest")
     args = parser.parse_args(argv)
-    get_generic_logger("root", level=logging.WARNING if args.command == "demo" else logging.INFO)
+    quiet = args.command in ("demo", "grants", "doctor")
+    get_generic_logger("root", level=logging.WARNING if quiet else logging.INFO)
+    if args.command == "grants":
+        return _grants_command(args)
+    if args.command == "doctor":
+        return _doctor_command(args)
+    if args.command == "report":
+        return _report_command(args)
     if args.command == "validate":
         report = validate_folder(args.folder)
         for problem in report.problems:

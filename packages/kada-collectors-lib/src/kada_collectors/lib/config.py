@@ -9,7 +9,7 @@ import difflib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 from .errors import ConfigError
@@ -96,6 +96,23 @@ def validate_settings(config, settings, source="config"):
     if problems:
         raise ConfigError(problems, source)
     return result
+
+
+def validate_section(value, settings, prefix):
+    """Validate an object setting (a section such as ``landing``): like ``validate_settings``, its
+    problems naming ``<prefix>.<key>``; returns the section completed with defaults."""
+    named = [replace(s, name=f"{prefix}.{s.name}") for s in settings]
+    checked = validate_settings({f"{prefix}.{k}": v for k, v in value.items()}, named, prefix)
+    return {s.name: checked[f"{prefix}.{s.name}"] for s in settings}
+
+
+def section_problems(value, settings, prefix):
+    """The problems ``validate_section`` would raise, as a list ([] when valid)."""
+    try:
+        validate_section(value, settings, prefix)
+    except ConfigError as e:
+        return e.problems
+    return []
 
 
 # Keys of an object setting (e.g. ``landing``) whose values are secrets, whatever the setting.

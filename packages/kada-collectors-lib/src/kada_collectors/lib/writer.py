@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -47,26 +48,67 @@ def _csv_writer(text_stream):
     return csv.writer(text_stream, delimiter=DELIMITER, quoting=csv.QUOTE_ALL, lineterminator=RECORD_END)
 
 
+class _CompressingSink(io.RawIOBase):
+    """A binary stream that gzips what it is given on a thread of its own: zlib releases the GIL,
+    so compressing overlaps with reading and rendering rows instead of adding to them. At most one
+    chunk is in flight, so memory stays bounded."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, raw):
+        super().__init__()
+        # Level 6 (zlib's default): files ~7% larger than level 9, compressed about 5x faster.
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-gzip")
+        self._buffer = bytearray()
+        self._in_flight = None
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self._buffer += data
+        if len(self._buffer) >= self.CHUNK:
+            self._hand_over()
+        return len(data)
+
+    def _hand_over(self):
+        chunk = bytes(self._buffer)
+        self._buffer.clear()
+        if self._in_flight is not None:
+            self._in_flight.result()
+        self._in_flight = self._worker.submit(self._gzip.write, chunk)
+
+    def finish(self):
+        """Compress what is left and write the gzip member's trailer (``raw`` stays open)."""
+        if self._buffer:
+            self._hand_over()
+        try:
+            if self._in_flight is not None:
+                self._in_flight.result()
+        finally:
+            self._worker.shutdown()
+        self._gzip.close()
+
+
 class _Encoder:
     """A CSV writer over a binary file, gzip-compressed or not; ``write_csv`` takes records already
     in the contract's CSV form (the server's COPY output)."""
 
     def __init__(self, raw, compress):
-        # Level 6 (zlib's default): files ~7% larger than level 9, compressed about 5x faster.
-        self._gzip = (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL)
-                      if compress else None)
-        self._text = io.TextIOWrapper(self._gzip or raw, encoding="utf-8", newline="", write_through=False)
+        self._sink = _CompressingSink(raw) if compress else raw
+        self._text = io.TextIOWrapper(self._sink, encoding="utf-8", newline="", write_through=False)
         self.csv = _csv_writer(self._text)
 
     def write_csv(self, data):
         self._text.flush()
-        (self._gzip or self._text.buffer).write(data)
+        self._sink.write(data)
 
     def close(self):
         self._text.flush()
         self._text.detach()
-        if self._gzip is not None:
-            self._gzip.close()  # writes the member trailer; leaves ``raw`` open
+        if isinstance(self._sink, _CompressingSink):
+            self._sink.finish()
 
 
 @dataclass

@@ -5,9 +5,9 @@ add kinds (PostgreSQL 19's property graphs are relkind 'g'); those objects are c
 reported as manifest warnings rather than silently lost or crashing the run.
 """
 
-from .statements import STATEMENT_TAG
+from .statements import tagged
 
-UNKNOWN_KINDS_SQL = STATEMENT_TAG + """
+UNKNOWN_KINDS_SQL = tagged("""
 SELECT 'relkind' AS catalog_column, c.relkind::text AS letter, count(*) AS objects
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind NOT IN ('r', 'p', 'f', 'v', 'm', 'S', 'i', 'I', 'c', 't')
@@ -31,7 +31,7 @@ WHERE p.prokind NOT IN ('f', 'p', 'a', 'w')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 GROUP BY 2
 ORDER BY 1, 2
-"""
+""")
 
 
 def unknown_kinds(conn, dbname):

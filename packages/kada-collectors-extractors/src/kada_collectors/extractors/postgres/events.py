@@ -12,6 +12,7 @@ from pglast.parser import ParseError, fingerprint
 
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.snapshots import changed_fields, checksums
+from kada_collectors.lib.writer import format_value
 
 KIND = "metadata"
 COMPARED = ("PARENT_ID", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER", "DESCRIPTION",
@@ -40,9 +41,10 @@ class ChangeEvents:
     def write(self, part):
         """Write the window's events into ``part``; return warnings for the manifest."""
         self.writer.flush()
+        # Written as text straight away: a first run has as many events as objects.
         for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
-            detail = {"changed": changed_fields(old, new, COMPARED)} if event == "ALTERED" else None
-            part.write((self.end_hwm, event, object_type, object_id, self.host, self.dbname, "", EVIDENCE, detail))
+            detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
+            part.write_text((self.end_hwm, event, object_type, object_id, self.host, self.dbname, "", EVIDENCE, detail))
         if self.baseline is None:
             return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
                     "snapshot file was moved or deleted): every object is reported as created"]

@@ -1,5 +1,6 @@
 """The PostgreSQL collector: ``Extractor(**config)``, ``test_connection()``, ``run()``."""
 
+import contextlib
 import logging
 import os
 import time
@@ -21,9 +22,14 @@ from kada_collectors.lib.writer import ExtractFile, format_value, write_json_ato
 from .checks import unknown_kinds
 from .events import ChangeEvents
 from .lineage import DefinitionLineage
-from .session import RETRYABLE, DatabaseUnavailable, connect, explain_query_error
+from .querylog import pgss
+from .querylog.collector import QueryLogCollector, QueryLogFailed
+from .querylog.config import query_log_sources
+from .discovery import select_databases
+from .session import (RETRYABLE, DatabaseUnavailable, connect, explain_query_error, in_recovery,
+                      is_recovery_conflict)
 from .settings import SETTINGS, validate_config
-from .statements import NAMED_STATEMENTS, STATEMENT_TAG, StatementSet
+from .statements import NAMED_STATEMENTS, StatementSet, tagged
 
 SOURCE = "postgres"
 # Rows fetched per round trip from the server-side cursor: memory stays bounded by this (two
@@ -41,6 +47,9 @@ BATCH_OBJECTS = 200
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
 REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
 ATTEMPTS_PER_DATABASE = 2
+# A hot standby cancels a snapshot that holds back its replay (a recovery conflict): the database
+# is tried again with one short snapshot per statement, this many times in all.
+RECOVERY_CONFLICT_ATTEMPTS = 3
 # Extracts every run writes besides those of the named statements.
 DERIVED_EXTRACTS = ("events",)
 DEFAULT_SNAPSHOT_FILE = "kada_postgres_snapshots.sqlite"
@@ -53,9 +62,10 @@ log = logging.getLogger(__name__)
 class StatementFailed(CollectorError):
     """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed."""
 
-    def __init__(self, message, retryable):
+    def __init__(self, message, retryable, recovery_conflict=False):
         super().__init__(message)
         self.retryable = retryable
+        self.recovery_conflict = recovery_conflict
 
 
 class Extractor:
@@ -91,14 +101,18 @@ class Extractor:
     def test_connection(self):
         """Connect to every configured database; raise one error listing each that cannot be used."""
         problems = []
-        for dbname in self._settings["databases"]:
+        try:
+            names = select_databases(self._settings, self._password).names  # "*" resolved (discovery.py)
+        except CollectorError as e:
+            raise CollectorError(f"cannot use the server:\n  - {e}") from None
+        for dbname in names:
             try:
                 connect(self._settings, self._password, dbname).close()
             except DatabaseUnavailable as e:
                 problems.append(str(e))
         if problems:
             raise CollectorError("cannot use the server:\n" + "\n".join(f"  - {p}" for p in problems))
-        log.info("connection test passed for %d database(s)", len(self._settings["databases"]))
+        log.info("connection test passed for %d database(s)", len(names))
         return True
 
     # -- the run ---------------------------------------------------------------------------------
@@ -113,20 +127,30 @@ class Extractor:
         output = self._prepare_output()
         started = time.monotonic()
         started_at = now_hwm()
-        extracts = sorted({s.extract for s in NAMED_STATEMENTS} | set(DERIVED_EXTRACTS))
+        selection = select_databases(self._settings, self._password)  # "*" resolved now (discovery.py)
+        query_log = query_log_sources(self._settings.get("query_log"), self._settings["meta_only"])
+        extracts = {s.extract for s in NAMED_STATEMENTS} | set(DERIVED_EXTRACTS)
+        if query_log is not None:
+            extracts.add("databaselog")
         files = {extract: ExtractFile(output, SOURCE, extract, stamp, EXTRACT_COLUMNS[extract], self._settings["compress"])
-                 for extract in extracts}
+                 for extract in sorted(extracts)}
         store = SnapshotStore(self._snapshot_path)
-        databases = []
+        databases, query_log_report, query_log_warnings, query_log_error = [], None, [], None
         try:
-            for index, dbname in enumerate(self._settings["databases"]):
+            for index, dbname in enumerate(selection.names):
                 need_server_wide = not any(d["status"] == "succeeded" for d in databases)
                 databases.append(self._extract_database(index, dbname, files, store, (start_hwm, end_hwm),
                                                         need_server_wide))
+            if query_log is not None:
+                collector = QueryLogCollector(query_log, {**self._settings, "databases": selection.names}, self._password,
+                                              store, (start_hwm, end_hwm))
+                query_log_error = self._collect_query_log(collector, files)
+                query_log_report, query_log_warnings = collector.report, collector.warnings
             written = [f.commit() for f in files.values()]
-            # A repeated window needs the snapshot at its start: keep from start_hwm on.
-            for dbname in self._settings["databases"]:
+            # A repeated window needs the snapshots at its start: keep from start_hwm on.
+            for dbname in selection.names:
                 ChangeEvents.prune(store, self._settings["host"], dbname, start_hwm, SNAPSHOTS_KEPT_OLDER)
+            store.prune(pgss.KIND, self._settings["host"], pgss.CLUSTER, start_hwm, SNAPSHOTS_KEPT_OLDER)
         except BaseException:
             for f in files.values():
                 f.discard()
@@ -134,7 +158,7 @@ class Extractor:
         finally:
             store.close()
         failed = [d for d in databases if d["status"] == "failed"]
-        warnings = [w for d in databases for w in d["warnings"]]
+        warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings
         for warning in warnings:
             log.warning("%s", warning)
         manifest = {
@@ -142,23 +166,48 @@ class Extractor:
             "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
             "host": self._settings["host"],
             "window": {"start_hwm": start_hwm, "end_hwm": end_hwm},
-            "status": "failed" if failed else "succeeded",
+            "status": "failed" if failed or query_log_error else "succeeded",
             "databases": databases,
+            "database_selection": selection.manifest_entry(),
+            "standby": any(d.get("standby") for d in databases),
             "files": [w.manifest_entry() for w in written],
             "warnings": warnings,
+            **({"query_log": query_log_report} if query_log_report is not None else {}),
             "settings": settings_for_manifest(self._settings, SETTINGS),
             "timings": {"started_at": started_at, "finished_at": now_hwm(),
                         "seconds": round(time.monotonic() - started, 3)},
         }
         manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
         log.info("wrote %s", manifest_path)
-        if failed:
-            reasons = "\n".join(f"  - {d['name']}: {d['error']}" for d in failed)
+        if failed or query_log_error:
+            reasons = [f"  - {d['name']}: {d['error']}" for d in failed]
+            if query_log_error:
+                reasons.append(f"  - the query log: {query_log_error}")
             raise ExtractError(
-                f"{len(failed)} of {len(databases)} database(s) failed; the others were extracted "
-                f"(see {manifest_path}). Do not publish the HWM: the next run repeats this window.\n{reasons}"
-            )
+                f"{len(failed)} of {len(databases)} database(s) failed"
+                + (" and the query log could not be read" if query_log_error else "")
+                + f"; what succeeded was written (see {manifest_path}). Do not publish the HWM: the next run "
+                "repeats this window.\n" + "\n".join(reasons))
         return manifest
+
+    @staticmethod
+    def _collect_query_log(collector, files):
+        """The query log into its own parts: all of it, or none of it. Returns the error, if any."""
+        parts = {extract: files[extract].part("querylog") for extract in ("databaselog", "linkages", "events")}
+        try:
+            collector.collect(parts)
+        except QueryLogFailed as e:
+            collector.discard()
+            log.error("the query log failed: %s", e)
+            return str(e)
+        else:
+            for extract, part in parts.items():
+                files[extract].append(part)
+            collector.complete()
+            return None
+        finally:
+            for part in parts.values():
+                part.discard()
 
     def _prepare_output(self):
         output = self._settings["output_path"]
@@ -173,18 +222,22 @@ class Extractor:
     def _extract_database(self, index, dbname, files, store, window, need_server_wide):
         """Extract one database into parts; append them on success, drop them on failure."""
         started = time.monotonic()
-        outcome = {"name": dbname, "status": "failed", "server_version": None, "seconds": None, "rows": {},
-                   "warnings": [], "error": None}
-        for attempt in range(1, ATTEMPTS_PER_DATABASE + 1):
+        outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
+                   "rows": {}, "warnings": [], "error": None}
+        short = False  # after a recovery conflict: one snapshot per statement
+        for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
             events = ChangeEvents(store, self._settings["host"], dbname, window)
             try:
-                outcome["server_version"], outcome["warnings"] = self._extract_snapshot(
-                    dbname, parts, events, window, need_server_wide)
+                outcome["server_version"], outcome["warnings"], outcome["standby"] = self._extract_snapshot(
+                    dbname, parts, events, window, need_server_wide, short)
             except StatementFailed as e:
-                if e.retryable and attempt < ATTEMPTS_PER_DATABASE:
-                    log.warning("database %s: %s; retrying with a fresh snapshot", dbname, e)
+                limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
+                if e.retryable and attempt < limit:
+                    short = short or e.recovery_conflict
+                    log.warning("database %s: %s; retrying with a fresh snapshot%s", dbname, e,
+                                " per statement" if short else "")
                     continue
                 outcome["error"] = str(e)
             except DatabaseUnavailable as e:
@@ -209,17 +262,18 @@ class Extractor:
                      ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
         return outcome
 
-    def _extract_snapshot(self, dbname, parts, events, window, need_server_wide):
+    def _extract_snapshot(self, dbname, parts, events, window, need_server_wide, short=False):
         """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
             server_version = conn.info.parameter_status("server_version")
+            standby = in_recovery(conn)  # a read replica or an Aurora reader: recorded in the manifest
             conn.autocommit = False
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             conn.read_only = True
             current = None
             try:
-                with conn.transaction():
+                with contextlib.nullcontext() if short else conn.transaction():
                     current = "the relation catalog for lineage"
                     lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts["linkages"].write)
                     # Rows are watched as they stream by: definitions are parsed and objects
@@ -233,6 +287,8 @@ class Extractor:
                                                  events.observe if statement.extract == "metadata" else None) if o]
                         for batch_values in self._batches(conn, statement, values):
                             self._stream(conn, statement.name, batch_values, parts[statement.extract], observers)
+                            if short:
+                                conn.commit()  # nothing long-lived for a standby's replay to cancel
                         parsers.pop(statement.name, None)
                         if not parsers:
                             lineage.release()  # its relation catalog is not needed any more
@@ -241,19 +297,25 @@ class Extractor:
                     current = "the check for unknown object kinds"
                     warnings += unknown_kinds(conn, dbname) + lineage.finish()
             except psycopg.Error as e:
+                if is_recovery_conflict(e):  # a standby ends the session when a savepoint is open
+                    raise StatementFailed(explain_query_error(e, current, self._settings), retryable=True,
+                                          recovery_conflict=True) from None
                 if conn.broken or conn.closed:
                     raise DatabaseUnavailable(
                         f"lost the connection to database {dbname!r} while running {current} (was the database "
                         f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
                 raise StatementFailed(explain_query_error(e, current, self._settings),
                                       retryable=isinstance(e, RETRYABLE)) from None
-            return server_version.split()[0], warnings
+            if short:
+                warnings.append(f"database {dbname}: read with one snapshot per statement after the standby cancelled "
+                                "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
+            return server_version.split()[0], warnings, standby
 
     def _batches(self, conn, statement, values):
         """The placeholder values of each execution: one, or one per batch of OIDs."""
         if not self._statements.is_batched(statement.name):
             return [values]
-        keys = [row[0] for row in conn.execute(STATEMENT_TAG + statement.batch_keys).fetchall()]
+        keys = [row[0] for row in conn.execute(tagged(statement.batch_keys)).fetchall()]
         batches = [keys[i:i + BATCH_OBJECTS] for i in range(0, len(keys), BATCH_OBJECTS)] or [[]]
         return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 

@@ -4,6 +4,8 @@ Settings are applied with SET after connecting rather than as startup ``options`
 PgBouncer in front of RDS rejects.
 """
 
+import logging
+
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
@@ -12,14 +14,24 @@ from kada_collectors.lib import __version__
 from kada_collectors.lib.errors import CollectorError
 from kada_collectors.lib.redact import redact_credentials
 
-from .statements import STATEMENT_TAG
+from .access import iam_fix
+from .iam import IamAuthError, token_for
+from .statements import tagged
+from .tls import explain_tls_error, tls_state
 
 APPLICATION_NAME = f"kada-collector/{__version__}"
 MINIMUM_SERVER_VERSION = 120000
 
+log = logging.getLogger(__name__)
+
 
 class DatabaseUnavailable(CollectorError):
-    """A database could not be used; the message says why and what to do."""
+    """A database could not be used; the message says why and what to do. ``kind`` says which step
+    failed (see ``connect_error_kind``), when it is known."""
+
+    def __init__(self, message, kind=None):
+        super().__init__(message)
+        self.kind = kind
 
 
 def connect(settings, password, dbname):
@@ -33,6 +45,13 @@ def connect(settings, password, dbname):
         "connect_timeout": settings["connect_timeout"],
         "application_name": APPLICATION_NAME,
     }
+    if settings.get("iam_auth"):
+        # A new token for every connection: one lasts 15 minutes, a run may last longer. It is a
+        # connect parameter only, never part of a conninfo string that could be logged.
+        try:
+            password = token_for(settings)
+        except IamAuthError as e:
+            raise DatabaseUnavailable(f"database {dbname!r}: {e}", kind="iam") from None
     if password is not None:
         params["password"] = password
     if settings.get("sslrootcert"):
@@ -40,11 +59,13 @@ def connect(settings, password, dbname):
     try:
         conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as e:
-        raise DatabaseUnavailable(explain_connect_error(e, settings, dbname)) from None
+        raise DatabaseUnavailable(explain_connect_error(e, settings, dbname),
+                                  kind=connect_error_kind(e, settings)) from None
     # JSON values are written as the server prints them: parsing them only to print them again
     # would be the costliest step of the whole extraction.
     for json_type in ("json", "jsonb"):
         conn.adapters.register_loader(json_type, TextLoader)
+    _warn_if_unencrypted(conn, settings, dbname)
     try:
         if conn.info.server_version < MINIMUM_SERVER_VERSION:
             raise DatabaseUnavailable(
@@ -53,19 +74,33 @@ def connect(settings, password, dbname):
             )
         timeout_ms = settings["statement_timeout_seconds"] * 1000
         conn.execute(
-            f"{STATEMENT_TAG} SELECT set_config('statement_timeout', %(timeout)s, false), "
+            tagged("SELECT set_config('statement_timeout', %(timeout)s, false), "
             "set_config('lock_timeout', %(lock)s, false), "
             # A collector stuck between statements must not hold its snapshot (and locks) forever.
             "set_config('idle_in_transaction_session_timeout', %(timeout)s, false), "
             "set_config('default_transaction_read_only', 'on', false), "
             # As pg_dump does: with only pg_catalog on the path, deparsed definitions qualify every
             # user object, so the text means the same wherever it is read (and parses unambiguously).
-            "set_config('search_path', '', false)",
+            "set_config('search_path', '', false)"),
             {"timeout": str(timeout_ms), "lock": str(settings["lock_timeout_seconds"] * 1000)})
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+_warned_unencrypted = set()
+
+
+def _warn_if_unencrypted(conn, settings, dbname):
+    """sslmode prefer/allow fall back to plain text silently: say so, once per server."""
+    where = (settings["server"], settings["port"])
+    if settings.get("sslmode") in ("prefer", "allow") and not settings["server"].startswith("/") \
+            and not tls_state(conn, settings)["used"] and where not in _warned_unencrypted:
+        _warned_unencrypted.add(where)
+        log.warning("the connection to %s:%s (database %r) is not encrypted: sslmode %s fell back to plain text. "
+                    "Set \"sslmode\": \"verify-full\" with 'sslrootcert' to require TLS and verify the server",
+                    settings["server"], settings["port"], dbname, settings["sslmode"])
 
 
 def explain_connect_error(error, settings, dbname):
@@ -75,6 +110,9 @@ def explain_connect_error(error, settings, dbname):
     state = getattr(error, "sqlstate", None)
     text = str(error)
     lowered = text.lower()
+    tls = explain_tls_error(text, settings)
+    if tls:
+        return tls
     if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
         return (f"database {dbname!r} does not exist on {where}. Check the 'databases' list "
                 f"(names are case-sensitive), or create the database.")
@@ -85,6 +123,8 @@ def explain_connect_error(error, settings, dbname):
             or "authentication failed" in lowered or "no password supplied" in lowered:
         if "no pg_hba.conf entry" in lowered:
             fix = "the server's pg_hba.conf has no entry for this client, user and database: ask the DBA to add one"
+        elif settings.get("iam_auth"):
+            fix = iam_fix(settings)
         elif "no password supplied" in lowered:
             fix = "no password was given: set 'password', 'password_env' or 'password_file' in the config"
         else:
@@ -102,6 +142,28 @@ def explain_connect_error(error, settings, dbname):
     return f"cannot connect to database {dbname!r} on {where}: {redact_credentials(_first_line(text))}"
 
 
+def connect_error_kind(error, settings):
+    """Which step of connecting failed: unreachable, tls, auth, database (missing), privilege (no
+    CONNECT), or other."""
+    state = getattr(error, "sqlstate", None)
+    text = str(error)
+    lowered = text.lower()
+    if explain_tls_error(text, settings):
+        return "tls"
+    if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+        return "database"
+    if state == "42501" or "permission denied for database" in lowered:
+        return "privilege"
+    if state in ("28P01", "28000") or "authentication failed" in lowered or "no pg_hba.conf entry" in lowered \
+            or "no password supplied" in lowered:
+        return "auth"
+    if any(s in lowered for s in ("could not translate host name", "connection refused", "timeout expired",
+                                   "no route to host", "network is unreachable", "connection timed out",
+                                   "name or service not known")):
+        return "unreachable"
+    return "other"
+
+
 def _first_line(text):
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     # libpq prefixes each attempt with "connection to server at ... failed:"; the cause follows.
@@ -110,6 +172,10 @@ def _first_line(text):
 
 def explain_query_error(error, name, settings):
     """What a failed statement means for the user."""
+    if is_recovery_conflict(error):
+        return (f"the standby cancelled {name} to replay changes from the primary (a recovery conflict: "
+                f"{redact_credentials(error.diag.message_detail or 'no detail')}). Raise max_standby_streaming_delay "
+                "or turn on hot_standby_feedback on the replica (RDS: its parameter group), or extract from the primary")
     if isinstance(error, pg_errors.QueryCanceled):
         return (f"{name} ran longer than statement_timeout_seconds={settings['statement_timeout_seconds']}; "
                 "raise it in the config, or run when the server is less busy")
@@ -126,3 +192,13 @@ def explain_query_error(error, name, settings):
 # deparse functions raise "could not open relation" or "cache lookup failed" (internal errors); a
 # hot standby may cancel a long snapshot; a lock held by brief DDL may free up.
 RETRYABLE = (pg_errors.InternalError_, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+
+
+def in_recovery(conn):
+    """Whether the server is a hot standby (a read replica, an Aurora reader): pg_is_in_recovery()."""
+    return bool(conn.execute(tagged("SELECT pg_catalog.pg_is_in_recovery()")).fetchone()[0])
+
+
+def is_recovery_conflict(error):
+    """A hot standby cancelled the statement (or ended the session) to replay changes from the primary."""
+    return getattr(error, "sqlstate", None) in ("40001", "40P01") and "conflict with recovery" in str(error)

@@ -6,6 +6,9 @@ from kada_collectors.lib.config import Setting, describe, validate_settings
 from kada_collectors.lib.errors import ConfigError
 from kada_collectors.lib.landing.config import landing_problems
 
+from .access import access_problems, region_problem, role_arn_problem
+from .querylog.config import query_log_problems
+
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 PASSWORD_SOURCES = ("password", "password_env", "password_file")
 
@@ -55,8 +58,14 @@ SETTINGS = (
     Setting("mask", bool, default=True),
     Setting("compress", bool, default=False),
     Setting("meta_only", bool, default=True),
+    # Where the query log comes from when meta_only is false (docs/query-log.md).
+    Setting("query_log", dict, check=query_log_problems),
     Setting("sslmode", str, default="prefer", check=_ssl_mode),
     Setting("sslrootcert", str, check=_non_empty),
+    # IAM database authentication (docs/rds.md): a fresh token per connection as the password.
+    Setting("iam_auth", bool, default=False),
+    Setting("aws_region", str, check=region_problem),
+    Setting("role_arn", str, check=role_arn_problem),
     # The change-event snapshots (SQLite); by default kada_postgres_snapshots.sqlite in the
     # working folder, next to the HWM file.
     Setting("snapshot_path", str, check=_absolute),
@@ -75,6 +84,10 @@ def validate_config(config):
     given = [name for name in PASSWORD_SOURCES if config.get(name) not in (None, "")]
     if len(given) > 1:
         raise ConfigError([f"give the password one way only, found {', '.join(given)}"], "PostgreSQL collector config")
+    # TLS, IAM and "*" taken together (access.py); settles the effective sslmode.
+    problems = access_problems(config, settings)
+    if problems:
+        raise ConfigError(problems, "PostgreSQL collector config")
     return settings, _resolve_password(settings)
 
 

@@ -25,8 +25,16 @@ from kada_collectors.lib.errors import ExtractError
 
 SQL_DIR = Path(__file__).parent / "sql"
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
-# Prefixed to everything the collector runs, so query logs can recognise (and drop) its own work.
+# In everything the collector runs, so query logs can recognise (and drop) its own work. It goes
+# after the first word: pg_stat_statements keeps a statement's text from its first token on, so a
+# comment before it would be lost.
 STATEMENT_TAG = "/* kada-collector */"
+_FIRST_WORD = re.compile(r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)(\w+)", re.DOTALL)
+
+
+def tagged(text):
+    """``text`` with the collector's tag after its first word."""
+    return _FIRST_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {STATEMENT_TAG}", text, count=1)
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ class StatementSet:
                 )
             return sql.Literal(values[index]).as_string(conn)
 
-        return f"{STATEMENT_TAG}\n{PLACEHOLDER.sub(literal, text)}"
+        return tagged(PLACEHOLDER.sub(literal, text))
 
     @staticmethod
     def check_columns(name, received):

@@ -11,7 +11,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from ..config import Setting, describe, validate_settings
+from ..config import Setting, describe, validate_section
 from ..errors import ConfigError
 
 LANDING_TYPES = ("local", "s3", "azure")
@@ -126,10 +126,6 @@ SETTINGS_BY_TYPE = {
 }
 
 
-def _prefixed(settings):
-    return [Setting(f"landing.{s.name}", s.type, s.required, s.default, s.check, s.secret) for s in settings]
-
-
 def landing_problems(value):
     """Every problem of a ``landing`` section (a dict), as sentences; [] when it is valid."""
     try:
@@ -148,8 +144,7 @@ def landing_settings(value):
         got = "nothing" if kind is None else describe(kind)
         raise ConfigError([f"'landing.type' must be one of {', '.join(LANDING_TYPES)}, got {got}"], _SOURCE)
     settings = SETTINGS_BY_TYPE[kind]
-    checked = validate_settings({f"landing.{k}": v for k, v in value.items()}, _prefixed(settings), _SOURCE)
-    result = {s.name: checked[f"landing.{s.name}"] for s in settings}
+    result = validate_section(value, settings, _SOURCE)
     if kind == "azure":
         given = [k for k in ("account_url", "storage_account") if result[k]]
         if len(given) != 1:

@@ -6,7 +6,7 @@ from typing import Optional
 
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
-from ..statements import STATEMENT_TAG
+from ..statements import tagged
 
 _SIMPLE = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _QUOTED_KEYWORDS = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
@@ -32,7 +32,7 @@ RELATION_TYPES = {"r": "TABLE", "p": "PARTITIONED_TABLE", "v": "VIEW", "m": "MAT
 # Relations only, not their columns: the deparsed definitions name each column unambiguously
 # (qualified wherever two relations are in scope, whole rows as t.*), and memory must not grow
 # with every column of the database.
-RELATIONS_SQL = STATEMENT_TAG + """
+RELATIONS_SQL = tagged("""
 SELECT n.nspname, c.relname, c.relkind::text,
        quote_ident(%(host)s) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
        x.extname
@@ -43,8 +43,8 @@ LEFT JOIN pg_extension x ON x.oid = xd.refobjid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
-"""
-DEFAULT_SEARCH_PATH_SQL = STATEMENT_TAG + "SELECT reset_val FROM pg_settings WHERE name = 'search_path'"
+""")
+DEFAULT_SEARCH_PATH_SQL = tagged("SELECT reset_val FROM pg_settings WHERE name = 'search_path'")
 
 
 class RelationCatalog:

@@ -43,7 +43,7 @@ def routine_lineage(definition, language, config, owner, catalog):
     search_path = parse_search_path(_setting(config, "search_path") or catalog.default_search_path, owner)
     result = RoutineLineage()
     for statement in _statements(definition, language, result):
-        _add_statement(statement, search_path, catalog, result)
+        add_statement(statement, search_path, catalog, result)
     return result
 
 
@@ -149,7 +149,8 @@ def _public_declarations(body):
     return body
 
 
-def _add_statement(statement, search_path, catalog, result):
+def add_statement(statement, search_path, catalog, result):
+    """Add one parsed statement's reads, writes and flows to ``result``."""
     targets = {}  # id(RangeVar) -> (RangeVar, kind)
     ctes = set()
     for node in walk(statement):
