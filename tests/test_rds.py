@@ -189,7 +189,9 @@ def test_every_connection_gets_a_fresh_token_the_server_accepts(tls_server, iam_
                                                                monkeypatch, caplog):
     spy = ConnectSpy(tls_server, accept=True)
     monkeypatch.setattr(psycopg, "connect", spy)
-    extractor = Extractor(**iam_config(tls_server, tmp_path))
+    # One database at a time: the spy sets the role's password to each token, which two
+    # connections at once would race for.
+    extractor = Extractor(**iam_config(tls_server, tmp_path), max_connections=1)
     created = datetime.now(timezone.utc).replace(microsecond=0)
     time.sleep(1.1)  # a token made now carries a later X-Amz-Date than one made at construction
     with caplog.at_level(logging.DEBUG):

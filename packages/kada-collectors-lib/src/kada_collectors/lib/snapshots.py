@@ -15,6 +15,7 @@ plus ``keep_older`` before it.
 import os
 import sqlite3
 import struct
+import threading
 import zlib
 
 from .errors import CollectorError
@@ -60,7 +61,10 @@ class SnapshotStore:
         folder = os.path.dirname(self.path) or "."
         try:
             os.makedirs(folder, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            # One connection shared by the threads that extract databases side by side, each call
+            # under the lock.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._lock = threading.RLock()
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
             if version != LAYOUT_VERSION:
                 self._db.executescript("DROP TABLE IF EXISTS objects; DROP TABLE IF EXISTS snapshots;")
@@ -75,15 +79,17 @@ class SnapshotStore:
 
     def find(self, kind, host, database, hwm):
         """The id of the complete snapshot at ``hwm``, or None."""
-        row = self._db.execute("SELECT max(id) FROM snapshots WHERE kind = ? AND host = ? AND database = ? "
-                               "AND hwm = ? AND complete = 1", (kind, host, database, hwm)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT max(id) FROM snapshots WHERE kind = ? AND host = ? AND database = ? "
+                                   "AND hwm = ? AND complete = 1", (kind, host, database, hwm)).fetchone()
         return row[0]
 
     def begin(self, kind, host, database, hwm):
         """A new, incomplete snapshot; complete() it once its database succeeded."""
-        cursor = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
-                                  (kind, host, database, hwm))
-        return SnapshotWriter(self._db, cursor.lastrowid)
+        with self._lock:
+            cursor = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
+                                      (kind, host, database, hwm))
+        return SnapshotWriter(self, cursor.lastrowid)
 
     def complete(self, writer, kind, host, database, hwm):
         """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
@@ -101,11 +107,17 @@ class SnapshotStore:
 
     def objects(self, snapshot):
         """(object_type, object_id, payload) of every object of ``snapshot``."""
-        return self._db.execute("SELECT object_type, object_id, payload FROM objects WHERE snapshot = ?", (snapshot,))
+        with self._lock:
+            return self._db.execute("SELECT object_type, object_id, payload FROM objects WHERE snapshot = ?",
+                                    (snapshot,)).fetchall()
 
     def diff(self, old, new):
         """Yield (event, object_type, object_id, old payload, new payload) from ``old`` to ``new``
-        (``old`` None: every object is new)."""
+        (``old`` None: every object is new). Holds the store until the caller has read it all."""
+        with self._lock:
+            yield from self._diff(old, new)
+
+    def _diff(self, old, new):
         yield from self._db.execute(
             "SELECT CASE WHEN o.object_id IS NULL THEN 'CREATED' ELSE 'ALTERED' END, n.object_type, n.object_id, "
             "o.payload, n.payload FROM objects n LEFT JOIN objects o ON o.snapshot = ? "
@@ -135,14 +147,14 @@ class SnapshotStore:
             self._db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot,))
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
 
 class SnapshotWriter:
     """Adds objects to one snapshot in batches."""
 
-    def __init__(self, db, snapshot):
-        self._db, self.snapshot, self._pending = db, snapshot, []
+    def __init__(self, store, snapshot):
+        self._store, self.snapshot, self._pending = store, snapshot, []
 
     def add(self, object_type, object_id, payload):
         self._pending.append((self.snapshot, object_type, object_id, payload))
@@ -151,20 +163,24 @@ class SnapshotWriter:
 
     def flush(self):
         if self._pending:
-            with _Transaction(self._db):
-                self._db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", self._pending)
+            with self._store._transaction():
+                self._store._db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", self._pending)
             self._pending = []
 
 
 class _Transaction:
-    def __init__(self, db):
-        self._db = db
+    def __init__(self, db, lock):
+        self._db, self._lock = db, lock
 
     def __enter__(self):
+        self._lock.acquire()
         self._db.execute("BEGIN")
 
     def __exit__(self, kind, value, traceback):
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self._lock.release()
 
 
 __all__ = ["SnapshotStore", "changed_fields", "checksums"]

@@ -119,7 +119,7 @@ class Extractor:
     def run(self, start_hwm=None, end_hwm=None):
         """Write every extract of the window ``[start_hwm, end_hwm]`` and the manifest.
 
-        Databases are extracted one after the other; one that fails does not stop the others, but
+        Databases are extracted ``max_connections`` at a time; one that fails does not stop the others, but
         ``run()`` raises at the end so the caller does not publish the HWM.
         """
         start_hwm, end_hwm = _window(start_hwm, end_hwm)
@@ -137,10 +137,7 @@ class Extractor:
         store = SnapshotStore(self._snapshot_path)
         databases, query_log_report, query_log_warnings, query_log_error = [], None, [], None
         try:
-            for index, dbname in enumerate(selection.names):
-                need_server_wide = not any(d["status"] == "succeeded" for d in databases)
-                databases.append(self._extract_database(index, dbname, files, store, (start_hwm, end_hwm),
-                                                        need_server_wide))
+            databases = self._extract_databases(selection.names, files, store, (start_hwm, end_hwm))
             if query_log is not None:
                 collector = QueryLogCollector(query_log, {**self._settings, "databases": selection.names}, self._password,
                                               store, (start_hwm, end_hwm))
@@ -219,8 +216,39 @@ class Extractor:
             raise ExtractError(f"output_path {output} is not writable by this user; fix its permissions or choose another folder")
         return output
 
-    def _extract_database(self, index, dbname, files, store, window, need_server_wide):
-        """Extract one database into parts; append them on success, drop them on failure."""
+    def _extract_databases(self, names, files, store, window):
+        """Extract the databases, ``max_connections`` at a time; append their parts in the configured
+        order (so the files do not depend on which finished first). Roles are the server's, read in
+        every database: those of the first one that succeeded are kept."""
+        workers = max(1, min(self._settings["max_connections"], len(names)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kada-db") as pool:
+            futures = [pool.submit(self._extract_database, index, dbname, files, store, window)
+                       for index, dbname in enumerate(names)]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                for future in futures:  # parts other databases finished meanwhile
+                    if not future.cancelled() and future.exception() is None and future.result()[1]:
+                        for part in future.result()[1].values():
+                            part.discard()
+                raise
+        outcomes, roles_kept = [], False
+        for outcome, parts in results:
+            outcomes.append(outcome)
+            for extract, part in (parts or {}).items():
+                if extract == "roles" and roles_kept:
+                    part.discard()
+                    del outcome["rows"]["roles"]
+                    continue
+                roles_kept = roles_kept or extract == "roles"
+                files[extract].append(part)
+        return outcomes
+
+    def _extract_database(self, index, dbname, files, store, window):
+        """Extract one database into parts: (outcome, parts) on success, (outcome, None) when it failed
+        (its parts dropped)."""
         started = time.monotonic()
         outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
                    "rows": {}, "warnings": [], "error": None}
@@ -231,7 +259,7 @@ class Extractor:
             events = ChangeEvents(store, self._settings["host"], dbname, window)
             try:
                 outcome["server_version"], outcome["warnings"], outcome["standby"] = self._extract_snapshot(
-                    dbname, parts, events, window, need_server_wide, short)
+                    dbname, parts, events, window, short)
             except StatementFailed as e:
                 limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
                 if e.retryable and attempt < limit:
@@ -244,25 +272,25 @@ class Extractor:
                 outcome["error"] = str(e)
             else:
                 for extract, part in parts.items():
-                    files[extract].append(part)
+                    part.close()
                     outcome["rows"][extract] = part.rows
                 events.complete()
                 outcome["status"] = "succeeded"
             finally:
-                for part in parts.values():
-                    part.discard()  # what was not appended: a failed attempt leaves nothing behind
                 if outcome["status"] != "succeeded":
+                    for part in parts.values():
+                        part.discard()  # a failed attempt leaves nothing behind
                     events.discard()
             break
         outcome["seconds"] = round(time.monotonic() - started, 3)
         if outcome["status"] == "failed":
             log.error("database %s failed: %s", dbname, outcome["error"])
-        else:
-            log.info("database %s: %s in %.2fs", dbname,
-                     ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
-        return outcome
+            return outcome, None
+        log.info("database %s: %s in %.2fs", dbname,
+                 ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
+        return outcome, parts
 
-    def _extract_snapshot(self, dbname, parts, events, window, need_server_wide, short=False):
+    def _extract_snapshot(self, dbname, parts, events, window, short=False):
         """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
@@ -280,8 +308,6 @@ class Extractor:
                     # checksummed once, never held in memory.
                     parsers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
                     for statement in NAMED_STATEMENTS:
-                        if statement.per_server and not need_server_wide:
-                            continue
                         current = statement.name
                         observers = [o for o in (parsers.get(statement.name),
                                                  events.observe if statement.extract == "metadata" else None) if o]

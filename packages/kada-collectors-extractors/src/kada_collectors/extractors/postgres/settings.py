@@ -70,6 +70,8 @@ SETTINGS = (
     # working folder, next to the HWM file.
     Setting("snapshot_path", str, check=_absolute),
     Setting("connect_timeout", int, default=10, check=_positive(3600)),
+    # Databases extracted at once, each on a connection of its own.
+    Setting("max_connections", int, default=2, check=_positive(64)),
     Setting("statement_timeout_seconds", int, default=600, check=_positive(86400)),
     Setting("lock_timeout_seconds", int, default=5, check=_positive(3600)),
     # Where `kada-collector push` and `run` put the files (docs/landing.md); its problems are

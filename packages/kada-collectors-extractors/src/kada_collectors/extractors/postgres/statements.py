@@ -41,8 +41,6 @@ def tagged(text):
 class NamedStatement:
     name: str
     extract: str
-    # Runs once per run (shared catalogs), from the first database that succeeds.
-    per_server: bool = False
     # Lists, in output order, the OIDs the statement is run over in batches (see the docstring).
     batch_keys: Optional[str] = None
 
@@ -77,7 +75,7 @@ NAMED_STATEMENTS = (
     NamedStatement("FUNCTION_DEPENDENCIES_SQL", "linkages"),
     NamedStatement("PRIVILEGES_SQL", "privileges"),
     NamedStatement("DEFAULT_PRIVILEGES_SQL", "privileges"),
-    NamedStatement("ROLES_SQL", "roles", per_server=True),
+    NamedStatement("ROLES_SQL", "roles"),  # the server's: only the first database's rows are kept
 )
 BY_NAME = {s.name: s for s in NAMED_STATEMENTS}
 
