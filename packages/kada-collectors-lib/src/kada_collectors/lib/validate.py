@@ -236,7 +236,7 @@ def _check_listed_file(folder, name, manifest, entry, report):
         size = os.path.getsize(path)
         if size != entry["bytes"]:
             problems.add(f"is {size} bytes; {manifest} says {entry['bytes']}")
-        digest = _sha256_of(path)
+        digest = sha256_of(path)
         if digest != entry["sha256"]:
             problems.add(f"has SHA-256 {digest}; {manifest} says {entry['sha256']} (the file changed after the run)")
         rows = _check_extract_content(path, name, problems, report)
@@ -250,7 +250,8 @@ def _check_unlisted_file(folder, name, report):
         _check_extract_content(os.path.join(folder, name), name, problems, report)
 
 
-def _sha256_of(path):
+def sha256_of(path):
+    """The SHA-256 (hex) of a file, read in pieces."""
     sha = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):

@@ -7,19 +7,12 @@ import secrets
 import time
 
 from ..hwm import publish_hwm
+from ..validate import sha256_of
 from .base import Store, RemoteFile
 from .errors import HWMConflict, LandingError
 
 _CHUNK = 1 << 20
 LOCK_TIMEOUT_SECONDS = 60
-
-
-def _sha256_of(path):
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 class LocalStore(Store):
@@ -46,7 +39,7 @@ class LocalStore(Store):
             return None
         except OSError as e:
             raise LandingError(f"cannot read {path}: {e.strerror}") from None
-        return RemoteFile(size=size, checksum=_sha256_of(path))
+        return RemoteFile(size=size, checksum=sha256_of(path))
 
     def expected_checksum(self, local):
         return local.sha256
