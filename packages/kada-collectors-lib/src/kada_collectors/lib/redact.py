@@ -8,17 +8,21 @@ import re
 
 REDACTED = "********"
 
+# The patterns are written once, for Python and for PostgreSQL's regular expressions (the
+# extractor has the server redact what it renders itself): only the word boundary differs.
 # key=value pairs of libpq conninfo strings and similar "secret-ish" settings; the value may be
-# single-quoted (conninfo quoting, doubled when the conninfo sits in a SQL literal), double-quoted, or bare up to whitespace or a quote/separator.
-_KEY_VALUE = re.compile(
-    r"""(?ix)
-    (?P<key>\b(?:password|passwd|pwd|sslpassword|secret|access_?key|secret_?key|
-                 account_?key|sas_?token|sig|token)\b\s*[=:]\s*)
-    (?P<value>''(?:[^']|'''')*''|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s'";&|,)]+)
-    """
-)
+# single-quoted (conninfo quoting, doubled when the conninfo sits in a SQL literal), double-quoted,
+# or bare up to whitespace or a quote/separator.
+_KEYS = "password|passwd|pwd|sslpassword|secret|access_?key|secret_?key|account_?key|sas_?token|sig|token"
+_VALUE = r"""''(?:[^']|'''')*''|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s'";&|,)]+"""
+_KEY_VALUE_PATTERN = r"(\b(?:" + _KEYS + r")\b\s*[=:]\s*)(?:" + _VALUE + ")"
 # user:password@ inside URIs (postgresql://, https://, ...).
-_URI_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:)(?P<value>[^@\s'\"/]+)(?=@)", re.I)
+_URI_PATTERN = r"""(\b[a-z][a-z0-9+.-]*://[^/\s:@'"]+:)[^@\s'"/]+(?=@)"""
+_KEY_VALUE = re.compile(_KEY_VALUE_PATTERN, re.IGNORECASE)
+_URI_USERINFO = re.compile(_URI_PATTERN, re.IGNORECASE)
+# For PostgreSQL's advanced regular expressions, whose word boundary is \y; flags 'gi'.
+SQL_PATTERNS = tuple(p.replace(r"\b", r"\y") for p in (_KEY_VALUE_PATTERN, _URI_PATTERN))
+SQL_REPLACEMENT = r"\1" + REDACTED
 
 
 def redact_credentials(text):
@@ -27,5 +31,5 @@ def redact_credentials(text):
     # neither, and this check is far cheaper than the regular expressions.
     if not text or ("=" not in text and ":" not in text):
         return text
-    text = _KEY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
-    return _URI_USERINFO.sub(lambda m: m.group("scheme") + REDACTED, text)
+    text = _KEY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    return _URI_USERINFO.sub(lambda m: m.group(1) + REDACTED, text)

@@ -1,6 +1,7 @@
 """The PostgreSQL collector: ``Extractor(**config)``, ``test_connection()``, ``run()``."""
 
 import contextlib
+import csv
 import logging
 import os
 import time
@@ -12,12 +13,12 @@ from psycopg import IsolationLevel, sql
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
-from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
+from kada_collectors.lib.contract import CONTRACT_VERSION, DELIMITER, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
-from kada_collectors.lib.redact import redact_credentials
+from kada_collectors.lib.redact import SQL_PATTERNS, SQL_REPLACEMENT, redact_credentials
 from kada_collectors.lib.snapshots import SnapshotStore
-from kada_collectors.lib.writer import ExtractFile, format_value, write_json_atomically
+from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
 from .checks import unknown_kinds
 from .events import ChangeEvents
@@ -32,16 +33,9 @@ from .settings import SETTINGS, validate_config
 from .statements import NAMED_STATEMENTS, StatementSet, tagged
 
 SOURCE = "postgres"
-# Rows fetched per round trip from the server-side cursor: memory stays bounded by this (two
-# batches at most are held: the one handled and the one being fetched).
-FETCH_ROWS = 2000
-# Extracts whose rows the collector redacts or watches, so reads row by row; the others go
-# through COPY.
-ROW_BY_ROW_EXTRACTS = ("metadata",)
 BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID = 16, 1114, 1184
-# Names of the collector's savepoints and cursors: recognisable in query logs as its own.
+# The name of the collector's savepoints: recognisable in query logs as its own.
 SAVEPOINT = "kada_statement"
-CURSOR_PREFIX = "kada_"
 # Objects deparsed per savepoint by batched statements: bounds the locks held at any moment.
 BATCH_OBJECTS = 200
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
@@ -346,53 +340,49 @@ class Extractor:
         return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 
     def _stream(self, conn, name, values, part, observers=()):
-        """Run one statement, streaming its rows into ``part``: row by row through a server-side
-        cursor where the collector redacts or watches them (each record, as text, goes to each of
-        ``observers``), through COPY otherwise.
+        """Run one statement, streaming its rows into ``part`` as the server renders them (COPY in
+        the contract's CSV, credentials redacted by the server): no per-row work in the collector
+        but for ``observers``, which get each record parsed back, its values as text.
 
         It runs in a savepoint that is rolled back afterwards: deparse functions such as
         pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
         savepoint releases them while keeping the snapshot.
         """
         query = self._statements.render(name, values, conn)
-        with conn.transaction(SAVEPOINT, force_rollback=True):
-            if not observers and self._statements.extract_of(name) not in ROW_BY_ROW_EXTRACTS:
-                self._copy(conn, name, query, part)
-                return
-            with conn.cursor(name=f"{CURSOR_PREFIX}{name.lower()}") as cur:
-                cur.itersize = FETCH_ROWS
-                cur.execute(query)
-                columns = [d.name for d in cur.description]
-                self._statements.check_columns(name, columns)
-                redacted = [i for i, c in enumerate(columns) if c in REDACTED_COLUMNS]
-                for rows in _prefetched(cur):
-                    for row in rows:
-                        # Most values arrive as text (json too): only the others need rendering.
-                        texts = [v if v.__class__ is str else ("" if v is None else format_value(v)) for v in row]
-                        for i in redacted:
-                            texts[i] = redact_credentials(texts[i])
-                        part.write_text(texts)
-                        for observe in observers:
-                            observe(texts)
-
-    def _copy(self, conn, name, query, part):
-        """Stream a statement's rows as the server renders them (COPY ... CSV) straight into the part:
-        no per-row work in the collector, for extracts nothing needs to look into."""
-        with conn.cursor() as cur:
+        with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor() as cur:
             cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
-            columns = [d.name for d in cur.description]
-            self._statements.check_columns(name, columns)
-            rendered = sql.SQL(", ").join(_rendered(sql.Identifier(d.name), d.type_code) for d in cur.description)
+            self._statements.check_columns(name, [d.name for d in cur.description])
+            rendered = sql.SQL(", ").join(_rendered(sql.Identifier(d.name), d.type_code, d.name in REDACTED_COLUMNS)
+                                          for d in cur.description)
             copy = sql.SQL("COPY (SELECT {} FROM ({}) q) TO STDOUT (FORMAT csv, DELIMITER '|', FORCE_QUOTE *)").format(
                 rendered, sql.SQL(query))
             with cur.copy(copy) as stream:
-                for block in stream:
-                    part.write_csv(block)
+                if observers:
+                    for record in csv.reader(_written_lines(stream, part), delimiter=DELIMITER):
+                        for observe in observers:
+                            observe(record)
+                else:
+                    for block in stream:
+                        part.write_csv(block)
             part.rows += cur.rowcount
 
 
-def _rendered(column, type_oid):
-    """A column as the contract writes it, rendered by the server: Y/N, UTC times, '' for NULL."""
+def _written_lines(stream, part):
+    """The COPY output's lines (for csv.reader, which joins quoted newlines back), each block
+    written to ``part`` as it arrives."""
+    rest = b""
+    for block in stream:
+        part.write_csv(block)
+        *lines, rest = (rest + bytes(block)).split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8") + "\n"
+    if rest:
+        yield rest.decode("utf-8")
+
+
+def _rendered(column, type_oid, redacted=False):
+    """A column as the contract writes it, rendered by the server: Y/N, UTC times, '' for NULL,
+    credentials redacted (lib/redact.py's patterns, as PostgreSQL regular expressions)."""
     value = sql.SQL("q.{}").format(column)
     if type_oid == BOOL_OID:
         text = sql.SQL("CASE WHEN {0} THEN 'Y' WHEN NOT {0} THEN 'N' END").format(value)
@@ -402,18 +392,14 @@ def _rendered(column, type_oid):
                        "THEN 'YYYY-MM-DD HH24:MI:SS' ELSE 'YYYY-MM-DD HH24:MI:SS.US' END)").format(moment)
     else:
         text = sql.SQL("{}::text").format(value)
+    if redacted:
+        for pattern in SQL_PATTERNS:
+            text = sql.SQL("regexp_replace({}, {}, {}, 'gi')").format(text, sql.Literal(pattern),
+                                                                      sql.Literal(SQL_REPLACEMENT))
+        # Every pattern needs '=' or ':': skip the regular expressions for text that has neither.
+        text = sql.SQL("CASE WHEN {0} ~ '[=:]' THEN {1} ELSE {0} END").format(
+            sql.SQL("{}::text").format(value), text)
     return sql.SQL("coalesce({}, '')").format(text)
-
-
-def _prefetched(cursor):
-    """The cursor's rows in batches, the next batch fetched while the caller handles this one: the
-    server's work and the collector's overlap instead of taking turns (psycopg waits for the
-    server without holding the GIL)."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-fetch") as fetcher:
-        pending = fetcher.submit(cursor.fetchmany, FETCH_ROWS)
-        while rows := pending.result():
-            pending = fetcher.submit(cursor.fetchmany, FETCH_ROWS)
-            yield rows
 
 
 def _window(start_hwm, end_hwm):
