@@ -79,9 +79,6 @@ def connect(settings, password, dbname):
             # A collector stuck between statements must not hold its snapshot (and locks) forever.
             "set_config('idle_in_transaction_session_timeout', %(timeout)s, false), "
             "set_config('default_transaction_read_only', 'on', false), "
-            # Plan cursors for all their rows, as a plain query is (hash joins rather than the
-            # nested loops of a fast start): the collector reads every row.
-            "set_config('cursor_tuple_fraction', '1', false), "
             # As pg_dump does: with only pg_catalog on the path, deparsed definitions qualify every
             # user object, so the text means the same wherever it is read (and parses unambiguously).
             "set_config('search_path', '', false)"),
