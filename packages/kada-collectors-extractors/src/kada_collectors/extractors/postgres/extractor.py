@@ -5,7 +5,7 @@ import csv
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 
 import psycopg
@@ -223,9 +223,10 @@ class Extractor:
             except BaseException:
                 for future in futures:
                     future.cancel()
-                for future in futures:  # parts other databases finished meanwhile
-                    if not future.cancelled() and future.exception() is None and future.result()[1]:
-                        for part in future.result()[1].values():
+                wait(futures)  # let those under way finish, then drop what they wrote
+                for future in futures:
+                    if not future.cancelled() and future.exception() is None:
+                        for part in (future.result()[1] or {}).values():
                             part.discard()
                 raise
         outcomes, roles_kept = [], False

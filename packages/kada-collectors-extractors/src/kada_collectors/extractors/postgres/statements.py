@@ -37,6 +37,16 @@ def tagged(text):
     return _FIRST_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {STATEMENT_TAG}", text, count=1)
 
 
+# What the collector sent, as a query log shows it: its tag, or its savepoint's name (psycopg
+# sends SAVEPOINT and ROLLBACK TO itself, so they cannot carry the tag).
+_COLLECTOR_STATEMENT = re.compile(r"/\* kada-collector \*/|^\s*(?:SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b[^;]*\bkada_",
+                                  re.IGNORECASE)
+
+
+def is_collector_statement(text):
+    return _COLLECTOR_STATEMENT.search(text) is not None
+
+
 @dataclass(frozen=True)
 class NamedStatement:
     name: str
@@ -106,10 +116,6 @@ class StatementSet:
     def _check_name(self, name):
         if name not in self._text:
             raise ExtractError(f"no SQL statement named {name!r}; the names are: {', '.join(self.names())}")
-
-    @staticmethod
-    def extract_of(name):
-        return BY_NAME[name].extract
 
     def is_batched(self, name):
         return BY_NAME[name].batch_keys is not None and BATCH_PLACEHOLDER in self._text[name]

@@ -25,6 +25,7 @@ from kada_collectors.lib.redact import redact_credentials
 from ..lineage.names import RelationCatalog, parse_search_path
 from ..lineage.routines import RoutineLineage, add_statement
 from ..session import APPLICATION_NAME, DatabaseUnavailable, connect
+from ..statements import is_collector_statement
 from . import pgss
 from .ddl import ddl_events
 from .logs import LogReadError, read_cloudwatch, read_log_files
@@ -160,7 +161,7 @@ class QueryLogCollector:
     @staticmethod
     def _own(statement):
         return (statement.application or "").startswith(APPLICATION_NAME.split("/")[0]) or \
-            pgss._OWN.search(statement.text) is not None
+            is_collector_statement(statement.text)
 
     # -- shared --------------------------------------------------------------------------------
     def _text(self, raw, database, user, query_id, source):

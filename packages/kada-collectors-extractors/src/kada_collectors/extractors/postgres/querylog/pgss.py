@@ -22,16 +22,13 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from ..statements import tagged
+from ..statements import is_collector_statement, tagged
 
 KIND = "pg_stat_statements"
 CLUSTER = ""  # the snapshot's database key: the view is cluster-wide
 _COUNTERS = struct.Struct("<qdqd")  # calls, total ms, rows, stats_since (epoch; 0 unknown)
 INFO = "INFO"
-# What the collector itself runs, recognised by its tag, its cursor and savepoint names, and
-# (for its own user only) transaction control, which no tag can mark.
-_OWN = re.compile(r"/\* kada-collector \*/|^\s*(?:FETCH|MOVE|CLOSE|DECLARE|SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b[^;]*\bkada_",
-                  re.IGNORECASE)
+# The collector's own user's transaction control, which no tag can mark.
 _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|"
                                   r"SET|SHOW|DISCARD|DEALLOCATE|CLOSE|FETCH|DECLARE)\b", re.IGNORECASE)
 HIDDEN_TEXT = "<insufficient privilege>"
@@ -104,7 +101,7 @@ def read(conn, schema, databases):
         if text == HIDDEN_TEXT or text is None:
             hidden += 1
             continue
-        if _OWN.search(text) or (own and _TRANSACTION_CONTROL.match(text)):
+        if is_collector_statement(text) or (own and _TRANSACTION_CONTROL.match(text)):
             continue
         entries.append(Entry(database, user, bool(toplevel), queryid or 0, text, calls, total_ms or 0.0,
                              row_count or 0, float(since or 0)))
