@@ -13,11 +13,11 @@ import hashlib
 import io
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from .background import OneInFlight
 from .contract import DELIMITER, RECORD_END, extract_file_name
 
 GZIP_LEVEL = 6
@@ -48,10 +48,17 @@ def _csv_writer(text_stream):
     return csv.writer(text_stream, delimiter=DELIMITER, quoting=csv.QUOTE_ALL, lineterminator=RECORD_END)
 
 
+def csv_fields(texts):
+    """``texts`` as the contract's CSV fields, UTF-8, without the record end: the fixed pieces of
+    records assembled from bytes the server already rendered."""
+    buffer = io.StringIO()
+    _csv_writer(buffer).writerow(texts)
+    return buffer.getvalue()[:-len(RECORD_END)].encode("utf-8")
+
+
 class _CompressingSink(io.RawIOBase):
-    """A binary stream that gzips what it is given on a thread of its own: zlib releases the GIL,
-    so compressing overlaps with reading and rendering rows instead of adding to them. At most one
-    chunk is in flight, so memory stays bounded."""
+    """A binary stream that gzips what it is given on a thread of its own (background.py), one
+    chunk at a time."""
 
     CHUNK = 1 << 20
 
@@ -59,9 +66,8 @@ class _CompressingSink(io.RawIOBase):
         super().__init__()
         # Level 6 (zlib's default): files ~7% larger than level 9, compressed about 5x faster.
         self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-gzip")
+        self._worker = OneInFlight("kada-gzip")
         self._buffer = bytearray()
-        self._in_flight = None
 
     def writable(self):
         return True
@@ -75,40 +81,39 @@ class _CompressingSink(io.RawIOBase):
     def _hand_over(self):
         chunk = bytes(self._buffer)
         self._buffer.clear()
-        if self._in_flight is not None:
-            self._in_flight.result()
-        self._in_flight = self._worker.submit(self._gzip.write, chunk)
+        self._worker.submit(self._gzip.write, chunk)
 
     def finish(self):
         """Compress what is left and write the gzip member's trailer (``raw`` stays open)."""
         if self._buffer:
             self._hand_over()
-        try:
-            if self._in_flight is not None:
-                self._in_flight.result()
-        finally:
-            self._worker.shutdown()
+        self._worker.finish()
         self._gzip.close()
 
 
 class _Encoder:
-    """A CSV writer over a binary file, gzip-compressed or not; ``write_csv`` takes records already
-    in the contract's CSV form (the server's COPY output)."""
+    """A CSV writer over a binary file, gzip-compressed or not. ``write_csv`` takes records already
+    in the contract's CSV form (the server's COPY output); ``csv`` writes records of texts. Both go
+    to the same buffered stream, so they never need flushing in between."""
 
     def __init__(self, raw, compress):
         self._sink = _CompressingSink(raw) if compress else raw
-        self._text = io.TextIOWrapper(self._sink, encoding="utf-8", newline="", write_through=False)
-        self.csv = _csv_writer(self._text)
-
-    def write_csv(self, data):
-        self._text.flush()
-        self._sink.write(data)
+        self.write_csv = self._sink.write
+        self.csv = _csv_writer(_Utf8Writer(self._sink.write))
 
     def close(self):
-        self._text.flush()
-        self._text.detach()
         if isinstance(self._sink, _CompressingSink):
             self._sink.finish()
+
+
+class _Utf8Writer:
+    """What ``csv.writer`` writes to: each record's text, encoded into a binary stream."""
+
+    def __init__(self, write_bytes):
+        self._write_bytes = write_bytes
+
+    def write(self, text):
+        return self._write_bytes(text.encode("utf-8"))
 
 
 @dataclass
@@ -131,6 +136,9 @@ class Part:
         self.path = os.path.join(extract_file.folder, f".{extract_file.name}.{label}.part")
         self._raw = open(self.path, "wb")
         self._encoder = _Encoder(self._raw, extract_file.compress)
+        # Appends bytes already in the contract's CSV form; the caller adds their records to
+        # ``rows``. The encoder's own write: it is called once per record the server sends.
+        self.write_csv = self._encoder.write_csv
         self.rows = 0
 
     def write(self, values):
@@ -140,11 +148,6 @@ class Part:
         """Write a record of values already rendered by ``format_value``."""
         self._encoder.csv.writerow(texts)
         self.rows += 1
-
-    def write_csv(self, data, rows=0):
-        """Append bytes already in the contract's CSV form, holding ``rows`` records."""
-        self._encoder.write_csv(data)
-        self.rows += rows
 
     def close(self):
         if not self._raw.closed:
