@@ -71,6 +71,12 @@ def test_seed_roles_override_yields_a_header_only_file(shop, tmp_path):
     assert (tmp_path / roles_file["name"]).read_text() == '"OBJECT_TYPE"|"OBJECT_ID"|"USER"|"ROLE"\n'
 
 
+def test_an_override_may_end_with_a_line_comment(shop, tmp_path):
+    commented = SEED_ROLES_OFF.rstrip().rstrip(";") + "  -- the roles are kept elsewhere;\n"
+    extract = run_extract(shop, ["postgres"], tmp_path, prepare=lambda e: e.overwrite_sql("ROLES_SQL", commented))
+    assert extract.manifest["status"] == "succeeded" and extract.rows("roles") == []
+
+
 def test_an_override_with_other_columns_fails_naming_both_lists(shop, tmp_path):
     bad = 'SELECT rolname AS "USER", rolname AS "ROLE" FROM pg_roles'
     with pytest.raises(ExtractError) as caught:

@@ -25,21 +25,23 @@ from kada_collectors.lib.errors import ExtractError
 
 SQL_DIR = Path(__file__).parent / "sql"
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
-# In everything the collector runs, so query logs can recognise (and drop) its own work. It goes
-# after the first word: pg_stat_statements keeps a statement's text from its first token on, so a
-# comment before it would be lost.
+# In everything the collector runs, so query logs can recognise (and drop) its own work; a named
+# statement's tag also names it (/* kada-collector COLUMNS_SQL */), for DBAs watching
+# pg_stat_activity. It goes after the first word: pg_stat_statements keeps a statement's text
+# from its first token on, so a comment before it would be lost.
 STATEMENT_TAG = "/* kada-collector */"
 _FIRST_WORD = re.compile(r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)(\w+)", re.DOTALL)
 
 
-def tagged(text):
-    """``text`` with the collector's tag after its first word."""
-    return _FIRST_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {STATEMENT_TAG}", text, count=1)
+def tagged(text, name=None):
+    """``text`` with the collector's tag (naming statement ``name``, if given) after its first word."""
+    tag = STATEMENT_TAG if name is None else STATEMENT_TAG.replace(" */", f" {name} */")
+    return _FIRST_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {tag}", text, count=1)
 
 
 # What the collector sent, as a query log shows it: its tag, or its savepoint's name (psycopg
 # sends SAVEPOINT and ROLLBACK TO itself, so they cannot carry the tag).
-_COLLECTOR_STATEMENT = re.compile(r"/\* kada-collector \*/|^\s*(?:SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b[^;]*\bkada_",
+_COLLECTOR_STATEMENT = re.compile(r"/\* kada-collector (?:\w+ )?\*/|^\s*(?:SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b[^;]*\bkada_",
                                   re.IGNORECASE)
 
 
@@ -133,7 +135,8 @@ class StatementSet:
                 )
             return sql.Literal(values[index]).as_string(conn)
 
-        return tagged(PLACEHOLDER.sub(literal, text))
+        # Ends with a line break: a closing line comment must not swallow what the collector wraps around it.
+        return tagged(PLACEHOLDER.sub(literal, text), name) + "\n"
 
     @staticmethod
     def check_columns(name, received):

@@ -14,4 +14,3 @@ SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END
 FROM pg_default_acl da
 LEFT JOIN pg_namespace n ON n.oid = da.defaclnamespace
 CROSS JOIN LATERAL aclexplode(da.defaclacl) x
-ORDER BY "OBJECT_ID", "OBJECT_TYPE", "GRANTEE", "PRIVILEGE"

@@ -21,4 +21,3 @@ SELECT 'EXTENSION' AS "OBJECT_TYPE",
 FROM pg_extension x
 JOIN pg_namespace n ON n.oid = x.extnamespace
 LEFT JOIN pg_description ds ON ds.objoid = x.oid AND ds.classoid = 'pg_extension'::regclass AND ds.objsubid = 0
-ORDER BY x.extname

@@ -41,4 +41,3 @@ LEFT JOIN pg_depend xd ON xd.classid = 'pg_class'::regclass AND xd.objid = s.oid
 LEFT JOIN pg_extension x ON x.oid = xd.refobjid
 WHERE sn.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND s.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')  -- not a composite type's row (USES_TYPE covers it)
-ORDER BY "TARGET_ID", "SOURCE_ID"

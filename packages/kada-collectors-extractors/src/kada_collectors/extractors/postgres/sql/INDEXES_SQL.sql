@@ -45,4 +45,3 @@ WHERE tc.relkind IN ('r', 'p', 'm', 'f')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
-ORDER BY n.nspname, ic.relname

@@ -73,4 +73,3 @@ SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END
        current_database() AS "DATABASE_NAME"
 FROM objects o
 CROSS JOIN LATERAL aclexplode(o.acl) x
-ORDER BY o.object_type, o.object_id, "GRANTEE", "PRIVILEGE"

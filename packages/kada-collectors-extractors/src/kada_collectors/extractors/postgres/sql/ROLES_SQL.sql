@@ -12,4 +12,3 @@ LEFT JOIN pg_auth_members m ON m.member = r.oid
 LEFT JOIN pg_roles g ON g.oid = m.roleid
 WHERE r.rolname !~ '^pg_'
   AND r.rolname <> 'rdsadmin'
-ORDER BY "USER", "ROLE"

@@ -23,4 +23,3 @@ WHERE d.classid = 'pg_class'::regclass
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = s.oid AND e.deptype = 'e')
-ORDER BY n.nspname, s.relname

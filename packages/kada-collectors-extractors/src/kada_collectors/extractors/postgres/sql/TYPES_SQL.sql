@@ -42,4 +42,3 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND NOT EXISTS (SELECT FROM pg_type elem WHERE elem.oid = t.typelem AND elem.typarray = t.oid)
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid AND e.deptype IN ('e', 'i'))
-ORDER BY n.nspname, t.typname

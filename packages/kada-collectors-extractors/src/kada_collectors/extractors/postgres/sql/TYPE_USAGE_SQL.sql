@@ -47,4 +47,3 @@ LEFT JOIN pg_depend xd ON xd.classid = 'pg_type'::regclass AND xd.objid = t.oid 
 LEFT JOIN pg_extension x ON x.oid = xd.refobjid
 WHERE tn.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND (t.typrelid = 0 OR EXISTS (SELECT FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c'))
-ORDER BY u.source_id, "TARGET_ID"

@@ -66,4 +66,3 @@ LEFT JOIN pg_depend xd ON xd.classid = 'pg_proc'::regclass AND xd.objid = p.oid 
 LEFT JOIN pg_extension x ON x.oid = xd.refobjid
 WHERE rd.refclassid = 'pg_proc'::regclass
   AND pn.nspname NOT IN ('pg_catalog', 'information_schema')
-ORDER BY 5, 1, 3
