@@ -231,16 +231,16 @@ def _print_report(report):
         print("catalog: reused from an earlier run" if gen["reused"] else
               f"catalog: generated in {gen['seconds']:.1f}s, catalogs vacuumed and analysed in "
               f"{gen['vacuum_analyze_seconds']:.1f}s")
-        # The server time of the same statement as the extraction ran it (a cursor), when known.
-        cursors = (run["statements"]["pg_stat_statements"] or {}).get("per_statement", {})
+        # The server time of the same statement as the extraction ran it (its rendered COPY), when known.
+        copies = (run["statements"]["pg_stat_statements"] or {}).get("per_statement", {})
         print(f"\nCOPY limit, statement by statement (best of {len(copy['passes_seconds'])} pass(es)); "
-              "'cursor s' is the server time of the extraction's cursor:")
-        print(f"  {'statement':<34} {'runs':>5} {'rows':>9} {'MB':>8} {'seconds':>8} {'share':>6} {'cursor s':>9}")
+              "'run s' is the server time of the extraction's own COPY (rendered, redacted, checksummed):")
+        print(f"  {'statement':<34} {'runs':>5} {'rows':>9} {'MB':>8} {'seconds':>8} {'share':>6} {'run s':>9}")
         for s in sorted(copy["statements"], key=lambda s: s["seconds"], reverse=True):
             rows = "" if s["rows"] is None else s["rows"]
-            cursor = f"{cursors[s['name']]['server_seconds']:.3f}" if s["name"] in cursors else ""
+            in_run = f"{copies[s['name']]['server_seconds']:.3f}" if s["name"] in copies else ""
             print(f"  {s['name']:<34} {s['executions']:>5} {rows:>9} {s['bytes'] / 2**20:>8.1f} "
-                  f"{s['seconds']:>8.3f} {s['seconds'] / copy['seconds']:>6.1%} {cursor:>9}")
+                  f"{s['seconds']:>8.3f} {s['seconds'] / copy['seconds']:>6.1%} {in_run:>9}")
         print(f"  {'total':<34} {'':>5} {'':>9} {sum(s['bytes'] for s in copy['statements']) / 2**20:>8.1f} "
               f"{copy['seconds']:>8.3f}")
         plain, gz = run["extraction"]["plain"], run["extraction"]["compressed"]
@@ -255,8 +255,8 @@ def _print_report(report):
         print(f"\nstatements per database: {st['named_statements']} named, {st['executions_per_database']} executions "
               f"(batches included); longest: {st['longest']['name']} {st['longest']['seconds']:.3f}s")
         if pss:
-            print(f"pg_stat_statements: {pss['executions']} cursor executions, {pss['round_trips']} round trips "
-                  f"(FETCHes, savepoints, session setup), {pss['server_seconds']:.2f}s of server time")
+            print(f"pg_stat_statements: {pss['executions']} COPY executions, {pss['round_trips']} statements in all "
+                  f"(column checks, savepoints, session setup), {pss['server_seconds']:.2f}s of server time")
         if run["profile"]:
             print(f"\nprofile ({run['profile']['path']}), own time by function:")
             for row in run["profile"]["top"]:

@@ -133,11 +133,13 @@ def reset_statement_stats(dsn):
         return False
 
 
-_CURSOR = re.compile(r'^(DECLARE|FETCH FORWARD \d+ FROM|CLOSE) "kada_([a-z0-9_]+)"')
+# A named statement's COPY, as the extractor tags it (statements.tagged); its "LIMIT 0" look at
+# the columns carries the same tag and is counted apart.
+_NAMED_COPY = re.compile(r"^COPY\b.*/\* kada-collector (\w+_SQL) \*/", re.DOTALL)
 
 
 def statement_stats(dsn):
-    """Per named statement: executions, FETCH round trips and server time, from pg_stat_statements."""
+    """Per named statement: executions and server time of its COPY, from pg_stat_statements."""
     query = """
         SELECT query, calls, total_exec_time FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -150,16 +152,12 @@ def statement_stats(dsn):
         return None
     named, other_ms = {}, 0.0
     for text, calls, total_ms in rows:
-        match = _CURSOR.match(text.strip())
-        if not match:  # session setup, savepoints, the batch keys query, the unknown-kinds check
+        match = _NAMED_COPY.match(text.strip())
+        if not match:  # session setup, savepoints, column checks, the batch keys query, the unknown-kinds check
             other_ms += total_ms
             continue
-        verb, name = match.group(1).split()[0], match.group(2).upper()
-        entry = named.setdefault(name, {"executions": 0, "fetches": 0, "server_seconds": 0.0})
-        if verb == "DECLARE":
-            entry["executions"] += calls
-        elif verb == "FETCH":
-            entry["fetches"] += calls
+        entry = named.setdefault(match.group(1), {"executions": 0, "server_seconds": 0.0})
+        entry["executions"] += calls
         entry["server_seconds"] += total_ms / 1000
     for entry in named.values():
         entry["server_seconds"] = round(entry["server_seconds"], 4)

@@ -6,9 +6,12 @@ import json
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from collect import HOST, run_extract
 from conftest import LOW_PRIVILEGE_USER, SHOP
+from kada_collectors.extractors.postgres.extractor import _rendered
+from kada_collectors.lib.redact import redact_credentials
 
 USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'"
 NOT_EXTENSION_MEMBER = ("NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = 'pg_class'::regclass "
@@ -182,3 +185,30 @@ def test_privileges(shop_extract, shop):
     assert any(p["OBJECT_TYPE"] == "DEFAULT_PRIVILEGES_TABLE" for p in privileges)
     if shop.version >= 17:
         assert any(p["PRIVILEGE"] == "MAINTAIN" for p in privileges)
+
+
+CREDENTIAL_TEXTS = [
+    "host=db port=5432 password=Sup3rS3cret! dbname=x",
+    "dbname=x sslpassword='it''s secret' user=u",
+    "SELECT dblink('host=h password=''p4ss word''', 'SELECT 1')",
+    '["password=opt", "user=u"]',
+    '{"options": ["sas_token=abc&sig=xyz"], "plain": "no credential"}',
+    '{"url": "postgresql://alice:wonderland@db.example.com/app"}',
+    "token: abc123 and secret = \"quoted value\"",
+    "ACCESS_KEY=AKIAEXAMPLE SecretKey:xyz",
+    "https://user:pw@host/path",
+    '{"identity": "ALWAYS", "collation": "C"}',
+    "nextval('public.s'::regclass)",
+    "no credentials here",
+]
+
+
+@pytest.mark.parametrize("text", CREDENTIAL_TEXTS)
+def test_the_server_redacts_as_the_collector_does(pg18, text):
+    """The server renders redacted columns itself (with a cheap test that skips the regular
+    expressions for text that cannot match): it must give what the collector's own function gives."""
+    query = sql.SQL("SELECT {} FROM (SELECT {}::text AS v) q").format(
+        _rendered(sql.Identifier("v"), 25, redacted=True), sql.Literal(text))
+    with psycopg.connect(pg18.dsn()) as conn:
+        (rendered,) = conn.execute(query).fetchone()
+    assert rendered == redact_credentials(text)

@@ -8,15 +8,17 @@ against the same start snapshot, so it gives the same answer. Snapshots are one 
 small: per object, its identity and a small binary payload (for the catalog, a 4-byte checksum of
 each compared field, never the values).
 
+Each snapshot is a table of its own: objects are appended as they come (in whatever order the
+source sends them, which would make a keyed table rebalance its tree at every insert), the table
+is indexed by identity the first time it is compared, and pruning drops whole tables.
+
 Pruning keeps the snapshots from the oldest start any coming run may use (the window's start) on,
 plus ``keep_older`` before it.
 """
 
 import os
 import sqlite3
-import struct
 import threading
-import zlib
 
 from .errors import CollectorError
 
@@ -30,29 +32,23 @@ CREATE TABLE IF NOT EXISTS snapshots (
     complete INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS snapshots_key ON snapshots (kind, host, database, hwm);
-CREATE TABLE IF NOT EXISTS objects (
-    snapshot INTEGER NOT NULL,
-    object_type TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    PRIMARY KEY (snapshot, object_type, object_id)
-) WITHOUT ROWID;
 """
 BATCH = 5000
 # Bumped when the layout changes. Snapshots are only a baseline: a file of another layout is
 # rebuilt (the next run then reports from no baseline) rather than misread.
-LAYOUT_VERSION = 1
-
-
-def checksums(values):
-    """4 bytes per value (CRC-32 of its text): enough to tell which fields changed."""
-    return struct.pack(f"<{len(values)}I", *(zlib.crc32(v.encode("utf-8")) if v else 0 for v in values))
+LAYOUT_VERSION = 2
 
 
 def changed_fields(old, new, names):
-    size = len(names)
-    before, after = struct.unpack(f"<{size}I", old), struct.unpack(f"<{size}I", new)
-    return [name for name, a, b in zip(names, before, after) if a != b]
+    """The ``names`` whose checksums differ between payloads ``old`` and ``new``: one checksum per
+    name, all of the same width."""
+    width = len(new) // len(names)
+    return [name for i, name in enumerate(names) if old[width * i:width * (i + 1)] != new[width * i:width * (i + 1)]]
+
+
+def _objects(snapshot):
+    """The table of a snapshot's objects (``snapshot`` is the integer id the store gave it)."""
+    return f"objects_{int(snapshot)}"
 
 
 class SnapshotStore:
@@ -67,7 +63,9 @@ class SnapshotStore:
             self._lock = threading.RLock()
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
             if version != LAYOUT_VERSION:
-                self._db.executescript("DROP TABLE IF EXISTS objects; DROP TABLE IF EXISTS snapshots;")
+                tables = [name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                for table in tables:
+                    self._db.execute(f'DROP TABLE "{table}"')
                 self._db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as e:
@@ -86,10 +84,11 @@ class SnapshotStore:
 
     def begin(self, kind, host, database, hwm):
         """A new, incomplete snapshot; complete() it once its database succeeded."""
-        with self._lock:
-            cursor = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
-                                      (kind, host, database, hwm))
-        return SnapshotWriter(self, cursor.lastrowid)
+        with self._transaction():
+            snapshot = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
+                                        (kind, host, database, hwm)).lastrowid
+            self._db.execute(f"CREATE TABLE {_objects(snapshot)} (object_type, object_id, payload)")
+        return SnapshotWriter(self, snapshot)
 
     def complete(self, writer, kind, host, database, hwm):
         """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
@@ -108,28 +107,26 @@ class SnapshotStore:
     def objects(self, snapshot):
         """(object_type, object_id, payload) of every object of ``snapshot``."""
         with self._lock:
-            return self._db.execute("SELECT object_type, object_id, payload FROM objects WHERE snapshot = ?",
-                                    (snapshot,)).fetchall()
+            return self._db.execute(f"SELECT object_type, object_id, payload FROM {_objects(snapshot)}").fetchall()
 
     def diff(self, old, new):
-        """Yield (event, object_type, object_id, old payload, new payload) from ``old`` to ``new``
-        (``old`` None: every object is new). Holds the store until the caller has read it all."""
+        """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
+        ``new`` (flushed), ordered by identity. Holds the store until the caller has read it all."""
+        old, new = _objects(old), _objects(new)
         with self._lock:
-            yield from self._diff(old, new)
-
-    def _diff(self, old, new):
-        yield from self._db.execute(
-            "SELECT CASE WHEN o.object_id IS NULL THEN 'CREATED' ELSE 'ALTERED' END, n.object_type, n.object_id, "
-            "o.payload, n.payload FROM objects n LEFT JOIN objects o ON o.snapshot = ? "
-            "AND o.object_type = n.object_type AND o.object_id = n.object_id "
-            "WHERE n.snapshot = ? AND (o.object_id IS NULL OR o.payload <> n.payload) "
-            "ORDER BY n.object_type, n.object_id", (old, new))
-        if old is not None:
+            for table in (old, new):  # indexed when first compared (a first run never is)
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_key ON {table} (object_type, object_id)")
             yield from self._db.execute(
-                "SELECT 'DROPPED', o.object_type, o.object_id, o.payload, NULL FROM objects o "
-                "WHERE o.snapshot = ? AND NOT EXISTS (SELECT 1 FROM objects n WHERE n.snapshot = ? "
-                "AND n.object_type = o.object_type AND n.object_id = o.object_id) "
-                "ORDER BY o.object_type, o.object_id", (old, new))
+                "SELECT CASE WHEN o.object_id IS NULL THEN 'CREATED' ELSE 'ALTERED' END, n.object_type, n.object_id, "
+                f"o.payload, n.payload FROM {new} n LEFT JOIN {old} o "
+                "ON o.object_type = n.object_type AND o.object_id = n.object_id "
+                "WHERE o.object_id IS NULL OR o.payload <> n.payload "
+                "ORDER BY n.object_type, n.object_id")
+            yield from self._db.execute(
+                f"SELECT 'DROPPED', o.object_type, o.object_id, o.payload, NULL FROM {old} o "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {new} n "
+                "WHERE n.object_type = o.object_type AND n.object_id = o.object_id) "
+                "ORDER BY o.object_type, o.object_id")
 
     def prune(self, kind, host, database, oldest_needed, keep_older):
         """Delete incomplete snapshots and complete ones older than ``oldest_needed`` beyond
@@ -143,7 +140,7 @@ class SnapshotStore:
 
     def _delete(self, ids):
         for snapshot in ids:
-            self._db.execute("DELETE FROM objects WHERE snapshot = ?", (snapshot,))
+            self._db.execute(f"DROP TABLE IF EXISTS {_objects(snapshot)}")
             self._db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot,))
 
     def _transaction(self):
@@ -151,20 +148,20 @@ class SnapshotStore:
 
 
 class SnapshotWriter:
-    """Adds objects to one snapshot in batches."""
+    """Appends objects to one snapshot, in batches."""
 
     def __init__(self, store, snapshot):
         self._store, self.snapshot, self._pending = store, snapshot, []
 
     def add(self, object_type, object_id, payload):
-        self._pending.append((self.snapshot, object_type, object_id, payload))
+        self._pending.append((object_type, object_id, payload))
         if len(self._pending) >= BATCH:
             self.flush()
 
     def flush(self):
         if self._pending:
             with self._store._transaction():
-                self._store._db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", self._pending)
+                self._store._db.executemany(f"INSERT INTO {_objects(self.snapshot)} VALUES (?, ?, ?)", self._pending)
             self._pending = []
 
 
@@ -183,4 +180,4 @@ class _Transaction:
             self._lock.release()
 
 
-__all__ = ["SnapshotStore", "changed_fields", "checksums"]
+__all__ = ["SnapshotStore", "changed_fields"]

@@ -1,54 +1,91 @@
 """Change events: this run's metadata compared with the snapshot saved at the window's start.
 
-Every metadata row is checksummed field by field as it streams to the file; after the database's
-statements, the snapshot store diffs the two snapshots (in SQLite, not in memory) into CREATED,
-ALTERED (naming the fields that changed) and DROPPED events. Planner estimates and sizes are not
-compared: they move without anyone altering anything. View definitions are compared by the
-fingerprint of their parse tree, so a major upgrade that only changes how the server prints a
+The server checksums the compared fields of every metadata row (``CHECKSUMS``, 4 bytes per
+field in hex, sent ahead of the row in the same COPY); ``watch`` takes that column off as the rows
+stream to the file and keeps, per object, its identity and those checksums in the snapshot store. After
+the database's statements, the store diffs the two snapshots (in SQLite, not in memory) into
+CREATED, ALTERED (naming the fields that changed) and DROPPED events; on a first run, with nothing
+to diff against, every object is written CREATED as it streams by. Planner estimates and sizes
+are not compared: they move without anyone altering anything. View definitions are compared by
+the fingerprint of their parse tree, so a major upgrade that only changes how the server prints a
 view (PostgreSQL 16 dropped table prefixes) is not an alteration.
+
+Identities are kept as the file has them (CSV-quoted), so events are assembled from the server's
+bytes without quoting anything again.
 """
 
-from pglast.parser import ParseError, fingerprint
+import csv
+import re
+import zlib
 
-from kada_collectors.lib.contract import EXTRACT_COLUMNS
-from kada_collectors.lib.snapshots import changed_fields, checksums
-from kada_collectors.lib.writer import format_value
+from pglast.parser import ParseError, fingerprint
+from psycopg import sql
+
+from kada_collectors.lib.contract import DELIMITER, EXTRACT_COLUMNS
+from kada_collectors.lib.snapshots import changed_fields
+from kada_collectors.lib.writer import csv_fields, format_value
 
 KIND = "metadata"
 COMPARED = ("PARENT_ID", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER", "DESCRIPTION",
             "DEFINITION", "LANGUAGE", "PROPERTIES")
-PARSED_DEFINITIONS = ("VIEW", "MATERIALIZED_VIEW")
-_POSITION = {name: i for i, name in enumerate(EXTRACT_COLUMNS["metadata"])}
-_COMPARED_AT = [_POSITION[name] for name in COMPARED]
-_TYPE_AT, _ID_AT, _DEFINITION = _POSITION["OBJECT_TYPE"], _POSITION["OBJECT_ID"], COMPARED.index("DEFINITION")
+PARSED_DEFINITIONS = (b"VIEW", b"MATERIALIZED_VIEW")
+_DEFINITION_AT = EXTRACT_COLUMNS["metadata"].index("DEFINITION")
+_DEFINITION_SLOT = 8 * COMPARED.index("DEFINITION")  # in the hex text of the checksums
+# The record's first two fields, OBJECT_TYPE and OBJECT_ID, still quoted as in the file.
+_IDENTITY = re.compile(rb'"((?:[^"]|"")*)"\|"((?:[^"]|"")*)"\|')
 EVIDENCE = "SNAPSHOT_DIFF"
+
+# Over the fields as rendered for the file (text). hashtext() is the server's own text hash (the
+# one behind hash indexes), in every supported version, executable by any role; "C" so that no
+# collation takes part.
+CHECKSUMS = sql.SQL("encode({}, 'hex')").format(sql.SQL(" || ").join(
+    sql.SQL('int4send(hashtext(q.{} COLLATE "C"))').format(sql.Identifier(name)) for name in COMPARED))
 
 
 class ChangeEvents:
-    def __init__(self, store, host, dbname, window):
-        self.store, self.host, self.dbname = store, host, dbname
+    def __init__(self, store, host, dbname, window, part):
+        self.store, self.host, self.dbname, self.part = store, host, dbname, part
         self.start_hwm, self.end_hwm = window
         self.baseline = store.find(KIND, host, dbname, self.start_hwm)
         self.writer = store.begin(KIND, host, dbname, self.end_hwm)
+        self._head = {event: csv_fields((self.end_hwm, event)) + b'|"' for event in ("CREATED", "ALTERED", "DROPPED")}
+        self._tail = self._tail_with("")
 
-    def observe(self, row):
-        """``row``: a metadata record, its values rendered as text."""
-        values = [row[i] for i in _COMPARED_AT]
-        if row[_TYPE_AT] in PARSED_DEFINITIONS and values[_DEFINITION]:
-            values[_DEFINITION] = _fingerprint(values[_DEFINITION])
-        self.writer.add(row[_TYPE_AT], row[_ID_AT], checksums(values))
+    def watch(self, records):
+        """Yield each metadata record of ``records`` (COPY rows: ``CHECKSUMS``, then the record)
+        without its checksums, and keep these in the snapshot."""
+        add, first_run = self.writer.add, self.baseline is None
+        for record in records:
+            record = bytes(record)
+            start = record.index(b"|") + 1
+            object_type, object_id = _IDENTITY.match(record, start).group(1, 2)
+            checksums = record[1:start - 2].decode("ascii")
+            if object_type in PARSED_DEFINITIONS:
+                checksums = _with_view_fingerprint(checksums, record[start:])
+            add(object_type.decode("utf-8"), object_id.decode("utf-8"), checksums)
+            if first_run:
+                self._write("CREATED", object_type, object_id)
+            yield record[start:]
 
-    def write(self, part):
-        """Write the window's events into ``part``; return warnings for the manifest."""
+    def write(self):
+        """Write the window's events (a first run's are written already); return warnings for the manifest."""
         self.writer.flush()
-        # Written as text straight away: a first run has as many events as objects.
-        for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
-            detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
-            part.write_text((self.end_hwm, event, object_type, object_id, self.host, self.dbname, "", EVIDENCE, detail))
         if self.baseline is None:
             return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
                     "snapshot file was moved or deleted): every object is reported as created"]
+        for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
+            detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
+            self._write(event, object_type.encode("utf-8"), object_id.encode("utf-8"),
+                        self._tail_with(detail) if detail else self._tail)
         return []
+
+    def _write(self, event, object_type, object_id, tail=None):
+        self.part.write_csv(b"".join((self._head[event], object_type, b'"|"', object_id, tail or self._tail)))
+        self.part.rows += 1
+
+    def _tail_with(self, detail):
+        """The fields after OBJECT_ID, with the record end."""
+        return b'"|' + csv_fields((self.host, self.dbname, "", EVIDENCE, detail)) + b"\n"
 
     @staticmethod
     def prune(store, host, dbname, oldest_needed, keep_older):
@@ -61,8 +98,14 @@ class ChangeEvents:
         self.store.discard(self.writer)
 
 
-def _fingerprint(definition):
+def _with_view_fingerprint(checksums, record):
+    """``checksums`` with the definition's taken from its parse tree's fingerprint."""
+    definition = next(csv.reader((record.decode("utf-8"),), delimiter=DELIMITER))[_DEFINITION_AT]
+    if not definition:
+        return checksums
     try:
-        return fingerprint(definition)
+        definition = fingerprint(definition)
     except ParseError:
-        return definition
+        pass
+    checksum = f"{zlib.crc32(definition.encode('utf-8')):08x}"
+    return checksums[:_DEFINITION_SLOT] + checksum + checksums[_DEFINITION_SLOT + len(checksum):]

@@ -21,7 +21,7 @@ from kada_collectors.lib.snapshots import SnapshotStore
 from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
 from .checks import unknown_kinds
-from .events import ChangeEvents
+from .events import CHECKSUMS, ChangeEvents
 from .lineage import DefinitionLineage
 from .querylog import pgss
 from .querylog.collector import QueryLogCollector, QueryLogFailed
@@ -251,7 +251,7 @@ class Extractor:
         for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
-            events = ChangeEvents(store, self._settings["host"], dbname, window)
+            events = ChangeEvents(store, self._settings["host"], dbname, window, parts["events"])
             try:
                 outcome["server_version"], outcome["warnings"], outcome["standby"] = self._extract_snapshot(
                     dbname, parts, events, window, short)
@@ -299,22 +299,22 @@ class Extractor:
                 with contextlib.nullcontext() if short else conn.transaction():
                     current = "the relation catalog for lineage"
                     lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts["linkages"].write)
-                    # Rows are watched as they stream by: definitions are parsed and objects
-                    # checksummed once, never held in memory.
+                    # Rows are watched as they stream by: objects checksummed and definitions
+                    # parsed once, never held in memory.
                     parsers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
                     for statement in NAMED_STATEMENTS:
                         current = statement.name
-                        observers = [o for o in (parsers.get(statement.name),
-                                                 events.observe if statement.extract == "metadata" else None) if o]
+                        parser = parsers.get(statement.name)
+                        watcher = events if statement.extract == "metadata" else None
                         for batch_values in self._batches(conn, statement, values):
-                            self._stream(conn, statement.name, batch_values, parts[statement.extract], observers)
+                            self._stream(conn, statement.name, batch_values, parts[statement.extract], watcher, parser)
                             if short:
                                 conn.commit()  # nothing long-lived for a standby's replay to cancel
                         parsers.pop(statement.name, None)
                         if not parsers:
                             lineage.release()  # its relation catalog is not needed any more
                     current = "the change events"
-                    warnings = events.write(parts["events"])
+                    warnings = events.write()
                     current = "the check for unknown object kinds"
                     warnings += unknown_kinds(conn, dbname) + lineage.finish()
             except psycopg.Error as e:
@@ -340,10 +340,11 @@ class Extractor:
         batches = [keys[i:i + BATCH_OBJECTS] for i in range(0, len(keys), BATCH_OBJECTS)] or [[]]
         return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
 
-    def _stream(self, conn, name, values, part, observers=()):
+    def _stream(self, conn, name, values, part, events=None, parser=None):
         """Run one statement, streaming its rows into ``part`` as the server renders them (COPY in
-        the contract's CSV, credentials redacted by the server): no per-row work in the collector
-        but for ``observers``, which get each record parsed back, its values as text.
+        the contract's CSV, credentials redacted by the server). The collector only looks at them
+        for ``events`` (metadata: the server's checksums come ahead of each row, see events.py)
+        and for ``parser``, which gets each record parsed back, its values as text.
 
         It runs in a savepoint that is rolled back afterwards: deparse functions such as
         pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
@@ -353,32 +354,29 @@ class Extractor:
         with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor() as cur:
             cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
             self._statements.check_columns(name, [d.name for d in cur.description])
-            rendered = sql.SQL(", ").join(_rendered(sql.Identifier(d.name), d.type_code, d.name in REDACTED_COLUMNS)
-                                          for d in cur.description)
-            copy = sql.SQL("COPY (SELECT {} FROM ({}) q) TO STDOUT (FORMAT csv, DELIMITER '|', FORCE_QUOTE *)").format(
-                rendered, sql.SQL(query))
+            # Each level is fenced with OFFSET 0, so that its columns are computed once per row
+            # however often the next level refers to them (else the planner folds the levels and
+            # would compute a JSON column once for each mention in the redaction).
+            source = sql.SQL("SELECT * FROM ({}) source OFFSET 0").format(sql.SQL(query))
+            rendered = sql.SQL("SELECT {} FROM ({}) q OFFSET 0").format(sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(_rendered(sql.Identifier(d.name), d.type_code, d.name in REDACTED_COLUMNS),
+                                           sql.Identifier(d.name))
+                for d in cur.description), source)
+            if events is not None:
+                rendered = sql.SQL("SELECT {}, * FROM ({}) q").format(CHECKSUMS, rendered)
+            copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER '|', FORCE_QUOTE *)").format(rendered)
+            write = part.write_csv
             with cur.copy(copy) as stream:
-                if observers:
-                    for record in csv.reader(_written_lines(stream, part), delimiter=DELIMITER):
-                        for observe in observers:
-                            observe(record)
+                # The protocol sends each row in a message of its own: a record is a whole block.
+                records = stream if events is None else events.watch(stream)
+                if parser is None:
+                    for record in records:
+                        write(record)
                 else:
-                    for block in stream:
-                        part.write_csv(block)
+                    for record in records:
+                        write(record)
+                        parser(next(csv.reader((bytes(record).decode("utf-8"),), delimiter=DELIMITER)))
             part.rows += cur.rowcount
-
-
-def _written_lines(stream, part):
-    """The COPY output's lines (for csv.reader, which joins quoted newlines back), each block
-    written to ``part`` as it arrives."""
-    rest = b""
-    for block in stream:
-        part.write_csv(block)
-        *lines, rest = (rest + bytes(block)).split(b"\n")
-        for line in lines:
-            yield line.decode("utf-8") + "\n"
-    if rest:
-        yield rest.decode("utf-8")
 
 
 def _rendered(column, type_oid, redacted=False):
@@ -397,8 +395,10 @@ def _rendered(column, type_oid, redacted=False):
         for pattern in SQL_PATTERNS:
             text = sql.SQL("regexp_replace({}, {}, {}, 'gi')").format(text, sql.Literal(pattern),
                                                                       sql.Literal(SQL_REPLACEMENT))
-        # Every pattern needs '=' or ':': skip the regular expressions for text that has neither.
-        text = sql.SQL("CASE WHEN {0} ~ '[=:]' THEN {1} ELSE {0} END").format(
+        # A match of either pattern holds '=' or a ':' after something else than a double quote
+        # (key=value, key: value, scheme://user:secret@): the regular expressions are skipped for
+        # other text, which includes JSON whose only colons are its own ("key": value).
+        text = sql.SQL("""CASE WHEN {0} ~ '=|[^"]:' THEN {1} ELSE {0} END""").format(
             sql.SQL("{}::text").format(value), text)
     return sql.SQL("coalesce({}, '')").format(text)
 
