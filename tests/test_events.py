@@ -6,7 +6,11 @@ import sqlite3
 import pytest
 
 from collect import HOST, extractor_config, run_extract
+from kada_collectors.extractors.postgres.events import ChangeEvents
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.errors import ExtractError
+from kada_collectors.lib.snapshots import SnapshotStore
+from kada_collectors.lib.writer import ExtractFile, csv_fields
 
 DB = "evolving"
 WINDOWS = ["1970-01-01 00:00:00", "2026-01-01 00:00:00", "2026-01-02 00:00:00", "2026-01-03 00:00:00",
@@ -86,3 +90,33 @@ def test_old_snapshots_are_pruned(evolving, tmp_path):
         assert db.execute("SELECT count(*) FROM snapshots WHERE complete = 0").fetchone()[0] == 0
     # From the last window's start on, plus three older ones.
     assert kept == WINDOWS[-5:]
+
+
+def test_views_are_compared_by_their_parse_tree(tmp_path):
+    """A major upgrade may print a view differently (PostgreSQL 16 dropped table prefixes): only a
+    change to its parse tree is an alteration."""
+    def record(definition):
+        values = {c: "" for c in EXTRACT_COLUMNS["metadata"]}
+        values.update(OBJECT_TYPE="VIEW", OBJECT_ID="h.db.public.v", DEFINITION=definition)
+        # What the server sends: the checksums (here the same for every field), then the record.
+        return csv_fields(["0" * 80, *values.values()]) + b"\n"
+
+    def events(window, definition):
+        out = ExtractFile(tmp_path, "postgres", "events", window[1].replace("-", "")[:8], EXTRACT_COLUMNS["events"], False)
+        part = out.part("db")
+        changes = ChangeEvents(store, HOST, DB, window, part)
+        list(changes.watch([record(definition)]))
+        changes.write()
+        changes.complete()
+        part.close()
+        with open(part.path, encoding="utf-8") as f:
+            found = [line.split("|")[1] for line in f]
+        part.discard()
+        out.discard()
+        return found
+
+    store = SnapshotStore(tmp_path / "snapshots.sqlite")
+    assert events(window(0), " SELECT a\n   FROM t;") == ['"CREATED"']
+    assert events(window(1), "select a from t") == [], "printed differently, same parse tree"
+    assert events(window(2), "SELECT b FROM t") == ['"ALTERED"']
+    store.close()
