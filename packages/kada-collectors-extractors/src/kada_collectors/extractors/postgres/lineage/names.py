@@ -33,9 +33,7 @@ RELATION_TYPES = {"r": "TABLE", "p": "PARTITIONED_TABLE", "v": "VIEW", "m": "MAT
 # (qualified wherever two relations are in scope, whole rows as t.*), and memory must not grow
 # with every column of the database.
 RELATIONS_SQL = tagged("""
-SELECT n.nspname, c.relname, c.relkind::text,
-       quote_ident(%(host)s) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       x.extname
+SELECT n.nspname, c.relname, c.relkind::text, x.extname
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_depend xd ON xd.classid = 'pg_class'::regclass AND xd.objid = c.oid AND xd.deptype = 'e'
@@ -44,34 +42,51 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
 """)
+DATABASE_ID_SQL = tagged("SELECT quote_ident(%(host)s) || '.' || quote_ident(current_database())")
 DEFAULT_SEARCH_PATH_SQL = tagged("SELECT reset_val FROM pg_settings WHERE name = 'search_path'")
 
 
 class RelationCatalog:
-    """The database's user relations by (schema, name): what a definition's names can point at."""
+    """The database's user relations by (schema, name): what a definition's names can point at.
 
-    def __init__(self, relations, default_search_path):
-        self._relations = relations
+    Kept small, as it lives while definitions are parsed: per schema, each relation's name and
+    kind (with its extension, for the few that belong to one); a ``Relation`` and its id are made
+    when a definition names it.
+    """
+
+    def __init__(self, schemas, database_id, default_search_path):
+        self._schemas = schemas  # {schema: {name: relkind or (relkind, extension)}}
+        self._database_id = database_id
         self.default_search_path = default_search_path
 
     @classmethod
     def load(cls, conn, host):
-        relations = {(schema, name): Relation(RELATION_TYPES[kind], object_id, extension)
-                     for schema, name, kind, object_id, extension in conn.execute(RELATIONS_SQL, {"host": host})}
+        schemas = {}
+        for schema, name, kind, extension in conn.execute(RELATIONS_SQL):
+            schemas.setdefault(schema, {})[name] = kind if extension is None else (kind, extension)
+        (database_id,) = conn.execute(DATABASE_ID_SQL, {"host": host}).fetchone()
         (search_path,) = conn.execute(DEFAULT_SEARCH_PATH_SQL).fetchone()
-        return cls(relations, search_path)
+        return cls(schemas, database_id, search_path)
 
     def lookup(self, schema, name, search_path=()):
         """The relation a (possibly unqualified) name means, or None (system, temporary, unknown)."""
         if schema is not None:
-            return self._relations.get((schema, name))
+            return self._relation(schema, name)
         for candidate in search_path:
             if candidate in SYSTEM_SCHEMAS:
                 continue
-            found = self._relations.get((candidate, name))
+            found = self._relation(candidate, name)
             if found:
                 return found
         return None
+
+    def _relation(self, schema, name):
+        entry = self._schemas.get(schema, {}).get(name)
+        if entry is None:
+            return None
+        kind, extension = (entry, None) if isinstance(entry, str) else entry
+        return Relation(RELATION_TYPES[kind], f"{self._database_id}.{quote_ident(schema)}.{quote_ident(name)}",
+                        extension)
 
 
 def parse_search_path(setting, owner=None):
