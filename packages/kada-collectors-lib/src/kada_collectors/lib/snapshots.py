@@ -33,7 +33,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 CREATE INDEX IF NOT EXISTS snapshots_key ON snapshots (kind, host, database, hwm);
 """
-BATCH = 5000
 # Bumped when the layout changes. Snapshots are only a baseline: a file of another layout is
 # rebuilt (the next run then reports from no baseline) rather than misread.
 LAYOUT_VERSION = 2
@@ -92,7 +91,6 @@ class SnapshotStore:
 
     def complete(self, writer, kind, host, database, hwm):
         """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
-        writer.flush()
         with self._transaction():
             older = [r[0] for r in self._db.execute(
                 "SELECT id FROM snapshots WHERE kind = ? AND host = ? AND database = ? AND hwm = ? AND id <> ?",
@@ -111,7 +109,7 @@ class SnapshotStore:
 
     def diff(self, old, new):
         """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
-        ``new`` (flushed), ordered by identity. Holds the store until the caller has read it all."""
+        ``new``, ordered by identity. Holds the store until the caller has read it all."""
         old, new = _objects(old), _objects(new)
         with self._lock:
             for table in (old, new):  # indexed when first compared (a first run never is)
@@ -148,21 +146,15 @@ class SnapshotStore:
 
 
 class SnapshotWriter:
-    """Appends objects to one snapshot, in batches."""
+    """Appends objects to one snapshot."""
 
     def __init__(self, store, snapshot):
-        self._store, self.snapshot, self._pending = store, snapshot, []
+        self._store, self.snapshot = store, snapshot
 
-    def add(self, object_type, object_id, payload):
-        self._pending.append((object_type, object_id, payload))
-        if len(self._pending) >= BATCH:
-            self.flush()
-
-    def flush(self):
-        if self._pending:
-            with self._store._transaction():
-                self._store._db.executemany(f"INSERT INTO {_objects(self.snapshot)} VALUES (?, ?, ?)", self._pending)
-            self._pending = []
+    def extend(self, objects):
+        """Append ``objects``: (object_type, object_id, payload) triples, a batch of them at a time."""
+        with self._store._transaction():
+            self._store._db.executemany(f"INSERT INTO {_objects(self.snapshot)} VALUES (?, ?, ?)", objects)
 
 
 class _Transaction:

@@ -32,7 +32,8 @@ PARSED_DEFINITIONS = (b"VIEW", b"MATERIALIZED_VIEW")
 _DEFINITION_AT = EXTRACT_COLUMNS["metadata"].index("DEFINITION")
 _DEFINITION_SLOT = 8 * COMPARED.index("DEFINITION")  # in the hex text of the checksums
 # The record's first two fields, OBJECT_TYPE and OBJECT_ID, still quoted as in the file.
-_IDENTITY = re.compile(rb'"((?:[^"]|"")*)"\|"((?:[^"]|"")*)"\|')
+_IDENTITY = re.compile(rb'"((?:[^"]+|"")*)"\|"((?:[^"]+|"")*)"\|')
+BATCH = 5000  # snapshot rows appended at a time
 EVIDENCE = "SNAPSHOT_DIFF"
 
 # Over the fields as rendered for the file (text). hashtext() is the server's own text hash (the
@@ -53,23 +54,30 @@ class ChangeEvents:
 
     def watch(self, records):
         """Yield each metadata record of ``records`` (COPY rows: ``CHECKSUMS``, then the record)
-        without its checksums, and keep these in the snapshot."""
-        add, first_run = self.writer.add, self.baseline is None
-        for record in records:
+        without its checksums, and keep these in the snapshot (a batch at a time)."""
+        # Once per metadata row: kept to plain operations on bytes.
+        identity, first_run, batch = _IDENTITY.match, self.baseline is None, []
+        created, separator, tail, count = self._head["CREATED"], b'"|"', self._tail, 0
+        for count, record in enumerate(records, 1):
             record = bytes(record)
             start = record.index(b"|") + 1
-            object_type, object_id = _IDENTITY.match(record, start).group(1, 2)
+            object_type, object_id = identity(record, start).group(1, 2)
             checksums = record[1:start - 2].decode("ascii")
             if object_type in PARSED_DEFINITIONS:
                 checksums = _with_view_fingerprint(checksums, record[start:])
-            add(object_type.decode("utf-8"), object_id.decode("utf-8"), checksums)
+            batch.append((object_type.decode("utf-8"), object_id.decode("utf-8"), checksums))
             if first_run:
-                self._write("CREATED", object_type, object_id)
+                self.part.write_csv(b"".join((created, object_type, separator, object_id, tail)))
+            if len(batch) == BATCH:
+                self.writer.extend(batch)
+                batch = []
             yield record[start:]
+        self.writer.extend(batch)
+        if first_run:
+            self.part.rows += count
 
     def write(self):
         """Write the window's events (a first run's are written already); return warnings for the manifest."""
-        self.writer.flush()
         if self.baseline is None:
             return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
                     "snapshot file was moved or deleted): every object is reported as created"]
