@@ -25,6 +25,8 @@ from kada_collectors.lib.contract import DELIMITER, EXTRACT_COLUMNS
 from kada_collectors.lib.snapshots import changed_fields
 from kada_collectors.lib.writer import csv_fields, format_value
 
+from .lineage.names import quote_ident
+
 KIND = "metadata"
 COMPARED = ("PARENT_ID", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER", "DESCRIPTION",
             "DEFINITION", "LANGUAGE", "PROPERTIES")
@@ -51,6 +53,9 @@ class ChangeEvents:
         self.writer = store.begin(KIND, host, dbname, self.end_hwm)
         self._head = {event: csv_fields((self.end_hwm, event)) + b'|"' for event in ("CREATED", "ALTERED", "DROPPED")}
         self._tail = self._tail_with("")
+        # The ids of the database's objects all start with host.database. (quoted as the file has
+        # them): the snapshot keeps them without it, from the dot on.
+        self._prefix = csv_fields((f"{quote_ident(host)}.{quote_ident(dbname)}.",))[1:-1]
 
     def watch(self, records):
         """Yield each metadata record of ``records`` (COPY rows: ``CHECKSUMS``, then the record)
@@ -58,6 +63,7 @@ class ChangeEvents:
         # Once per metadata row: kept to plain operations on bytes.
         identity, first_run, batch = _IDENTITY.match, self.baseline is None, []
         created, separator, tail, count = self._head["CREATED"], b'"|"', self._tail, 0
+        prefix, cut = self._prefix, len(self._prefix) - 1
         for count, record in enumerate(records, 1):
             record = bytes(record)
             start = record.index(b"|") + 1
@@ -65,7 +71,8 @@ class ChangeEvents:
             checksums = record[1:start - 2].decode("ascii")
             if object_type in PARSED_DEFINITIONS:
                 checksums = _with_view_fingerprint(checksums, record[start:])
-            batch.append((object_type.decode("utf-8"), object_id.decode("utf-8"), checksums))
+            key = object_id[cut:] if object_id.startswith(prefix) else object_id
+            batch.append((object_type.decode("utf-8"), key.decode("utf-8"), checksums))
             if first_run:
                 self.part.write_csv(b"".join((created, object_type, separator, object_id, tail)))
             if len(batch) == BATCH:
@@ -83,8 +90,10 @@ class ChangeEvents:
                     "snapshot file was moved or deleted): every object is reported as created"]
         for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
             detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
-            self._write(event, object_type.encode("utf-8"), object_id.encode("utf-8"),
-                        self._tail_with(detail) if detail else self._tail)
+            object_id = object_id.encode("utf-8")
+            if object_id.startswith(b"."):
+                object_id = self._prefix[:-1] + object_id
+            self._write(event, object_type.encode("utf-8"), object_id, self._tail_with(detail) if detail else self._tail)
         return []
 
     def _write(self, event, object_type, object_id, tail=None):
