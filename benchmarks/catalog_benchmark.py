@@ -16,6 +16,8 @@ per scale, named kada_bench_<scale>, and measures, per scale:
   (d) the output's size and the run's time with and without ``compress``;
   (e) the statements one database costs (pg_stat_statements when the server has it) and the
       longest one;
+  (f) two scheduled runs sharing a snapshot file: a first run, then the next window (change
+      events diffed against the first run's snapshot), and the snapshot file's size;
 
 then prints ratios against the targets and writes everything to benchmarks/results/ as JSON.
 """
@@ -42,6 +44,8 @@ from synthetic_catalog import CatalogShape, catalog_counts, ensure_catalog
 
 RESULTS_DIR = Path(__file__).parent / "results"
 HOST = "benchmark.postgres.localhost"
+# Two consecutive windows (the second starts where the first ended), in the past.
+SCHEDULED_WINDOWS = [("1970-01-01 00:00:00", "2026-01-01 00:00:00"), ("2026-01-01 00:00:00", "2026-01-02 00:00:00")]
 TARGETS = {
     "extraction_over_copy_limit": 1.5,  # run() wall time / COPY limit
     "peak_rss_mb": 150,
@@ -114,6 +118,11 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
             stats = statement_stats(dsn)
         compressed.append(run_extraction({**config, "compress": True}, password))
 
+    # Scheduled runs: a first one, then the next window against its snapshot (change events are
+    # a diff of two snapshots instead of one CREATED row per object).
+    print("extracting twice more, as scheduled runs: a first run, then the next window ...", flush=True)
+    first, steady = run_extraction(config, password, windows=SCHEDULED_WINDOWS)
+
     profile = None
     if args.profile:
         print("extracting once more under cProfile ...", flush=True)
@@ -134,7 +143,8 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
         "generation": generation,
         "copy_limit": copy,
         "extraction": {"plain": best_plain, "compressed": best_compressed,
-                       "plain_runs": plain, "compressed_runs": compressed},
+                       "plain_runs": plain, "compressed_runs": compressed,
+                       "scheduled": {"first": first, "next": steady}},
         "statements": {
             "named_statements": len(extractor.list_sql()),
             "executions_per_database": sum(s["executions"] for s in copy["statements"]),
@@ -144,6 +154,7 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
         "profile": profile,
         "ratios": {
             "extraction_over_copy_limit": _ratio(best_plain["run_seconds"], copy["seconds"]),
+            "next_window_over_copy_limit": _ratio(steady["run_seconds"], copy["seconds"]),
             "process_over_copy_limit": _ratio(best_plain["wall_seconds"], copy["seconds"]),
             "compressed_over_plain": _ratio(best_compressed["run_seconds"], best_plain["run_seconds"]),
             "compressed_bytes_over_plain": _ratio(best_compressed["bytes"], best_plain["bytes"]),
@@ -250,6 +261,10 @@ def _print_report(report):
                                 ("output MB", "bytes", "{:.1f}"), ("rows", "rows", "{}")):
             values = [(v[key] / 2**20 if key == "bytes" else v[key]) for v in (plain, gz)]
             print(f"  {label:<28} {fmt.format(values[0]):>10} {fmt.format(values[1]):>10}")
+        first, steady = run["extraction"]["scheduled"]["first"], run["extraction"]["scheduled"]["next"]
+        print(f"\n  scheduled runs: first {first['run_seconds']:.2f}s ({first['files']['events']['rows']} events), "
+              f"next window {steady['run_seconds']:.2f}s ({steady['files']['events']['rows']} events, "
+              f"{steady['peak_rss_mb']:.1f} MB peak RSS); snapshot file {steady['snapshot_bytes'] / 2**20:.1f} MB")
         st = run["statements"]
         pss = st["pg_stat_statements"]
         print(f"\nstatements per database: {st['named_statements']} named, {st['executions_per_database']} executions "

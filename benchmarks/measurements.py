@@ -80,11 +80,24 @@ def _copy(conn, query):
 
 # -- (b, c, d) a real extraction -----------------------------------------------------------------
 
-def run_extraction(config, password=None, profile_path=None):
-    """Run ``Extractor(**config).run()`` in a child process; its wall time, peak RSS and output."""
+def run_extraction(config, password=None, profile_path=None, windows=None):
+    """Run ``Extractor(**config).run()`` in a child process; its wall time, peak RSS and output.
+
+    With ``windows`` (a list of (start_hwm, end_hwm)), one process per window, in order, sharing
+    one snapshot file, as scheduled runs do: the measures of each run are returned, in a list.
+    """
+    if windows is not None:
+        with tempfile.TemporaryDirectory(prefix="kada-benchmark-snapshots-") as shared:
+            snapshots = os.path.join(shared, "snapshots.sqlite")
+            return [_run_once({**config, "window": list(window), "snapshot_path": snapshots}, password)
+                    for window in windows]
+    return _run_once(config, password, profile_path)
+
+
+def _run_once(config, password=None, profile_path=None):
     with tempfile.TemporaryDirectory(prefix="kada-benchmark-") as work:
-        config = {**config, "output_path": os.path.join(work, "output"),
-                  "snapshot_path": os.path.join(work, "snapshots.sqlite")}
+        config = {"snapshot_path": os.path.join(work, "snapshots.sqlite"), **config,
+                  "output_path": os.path.join(work, "output")}
         env = dict(os.environ)
         if password is not None:
             config["password_env"] = PASSWORD_ENV
@@ -105,6 +118,7 @@ def run_extraction(config, password=None, profile_path=None):
         if child.returncode != 0:
             raise RuntimeError(f"the extraction failed (exit {child.returncode}):\n{Path(log_path).read_text()[-3000:]}")
         result = json.loads(Path(result_path).read_text(encoding="utf-8"))
+        snapshot_bytes = os.path.getsize(config["snapshot_path"])
     manifest = result["manifest"]
     # ru_maxrss is in kilobytes on Linux, bytes on macOS.
     peak_rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
@@ -117,6 +131,7 @@ def run_extraction(config, password=None, profile_path=None):
         "bytes": sum(f["bytes"] for f in manifest["files"]),
         "rows": sum(f["rows"] for f in manifest["files"]),
         "files": {f["extract"]: {"rows": f["rows"], "bytes": f["bytes"]} for f in manifest["files"]},
+        "snapshot_bytes": snapshot_bytes,  # the snapshot file after the run
     }
 
 
