@@ -56,12 +56,13 @@ class ChangeEvents:
         # The ids of the database's objects all start with host.database. (quoted as the file has
         # them): the snapshot keeps them without it, from the dot on.
         self._prefix = csv_fields((f"{quote_ident(host)}.{quote_ident(dbname)}.",))[1:-1]
+        self._batch = []  # snapshot rows not appended yet: one transaction per BATCH, not per statement
 
     def watch(self, records):
         """Yield each metadata record of ``records`` (COPY rows: ``CHECKSUMS``, then the record)
         without its checksums, and keep these in the snapshot (a batch at a time)."""
         # Once per metadata row: kept to plain operations on bytes.
-        identity, first_run, batch = _IDENTITY.match, self.baseline is None, []
+        identity, first_run, batch = _IDENTITY.match, self.baseline is None, self._batch
         created, separator, tail, count = self._head["CREATED"], b'"|"', self._tail, 0
         prefix, cut = self._prefix, len(self._prefix) - 1
         for count, record in enumerate(records, 1):
@@ -77,14 +78,15 @@ class ChangeEvents:
                 self.part.write_csv(b"".join((created, object_type, separator, object_id, tail)))
             if len(batch) == BATCH:
                 self.writer.extend(batch)
-                batch = []
+                batch.clear()
             yield record[start:]
-        self.writer.extend(batch)
         if first_run:
             self.part.rows += count
 
     def write(self):
         """Write the window's events (a first run's are written already); return warnings for the manifest."""
+        self.writer.extend(self._batch)
+        self._batch.clear()
         if self.baseline is None:
             return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
                     "snapshot file was moved or deleted): every object is reported as created"]

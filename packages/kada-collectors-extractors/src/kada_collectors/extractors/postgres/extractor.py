@@ -71,6 +71,7 @@ class Extractor:
     def __init__(self, **config):
         self._settings, self._password = validate_config(config)
         self._statements = StatementSet()
+        self._described = {}  # statement columns, per run (see _columns)
         # Next to the HWM file by default (the working folder), as the wrapper keeps it.
         self._snapshot_path = os.path.abspath(self._settings.get("snapshot_path") or DEFAULT_SNAPSHOT_FILE)
 
@@ -118,6 +119,7 @@ class Extractor:
         """
         start_hwm, end_hwm = _window(start_hwm, end_hwm)
         stamp = parse_hwm(end_hwm).strftime(STAMP_FORMAT)
+        self._described = {}
         output = self._prepare_output()
         started = time.monotonic()
         started_at = now_hwm()
@@ -352,16 +354,15 @@ class Extractor:
         """
         query = self._statements.render(name, values, conn)
         with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor() as cur:
-            cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
-            self._statements.check_columns(name, [d.name for d in cur.description])
+            columns = self._columns(cur, name, query)
             # Each level is fenced with OFFSET 0, so that its columns are computed once per row
             # however often the next level refers to them (else the planner folds the levels and
             # would compute a JSON column once for each mention in the redaction).
             source = sql.SQL("SELECT * FROM ({}) source OFFSET 0").format(sql.SQL(query))
             rendered = sql.SQL("SELECT {} FROM ({}) q OFFSET 0").format(sql.SQL(", ").join(
-                sql.SQL("{} AS {}").format(_rendered(sql.Identifier(d.name), d.type_code, d.name in REDACTED_COLUMNS),
-                                           sql.Identifier(d.name))
-                for d in cur.description), source)
+                sql.SQL("{} AS {}").format(_rendered(sql.Identifier(column), type_oid, column in REDACTED_COLUMNS),
+                                           sql.Identifier(column))
+                for column, type_oid in columns), source)
             if events is not None:
                 rendered = sql.SQL("SELECT {}, * FROM ({}) q").format(CHECKSUMS, rendered)
             copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER '|', FORCE_QUOTE *)").format(rendered)
@@ -377,6 +378,20 @@ class Extractor:
                         write(record)
                         parser(next(csv.reader((bytes(record).decode("utf-8"),), delimiter=DELIMITER)))
             part.rows += cur.rowcount
+
+    def _columns(self, cur, name, query):
+        """(name, type OID) of each column of statement ``name``, checked against the contract. The
+        shipped statements read only pg_catalog, so their columns are the same in every database
+        of the server: they are looked up once per run (a replacement at every execution)."""
+        key = (name, cur.connection.info.server_version) if self._statements.is_shipped(name) else None
+        columns = self._described.get(key)
+        if columns is None:
+            cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
+            columns = [(d.name, d.type_code) for d in cur.description]
+            self._statements.check_columns(name, [column for column, _ in columns])
+            if key is not None:
+                self._described[key] = columns
+        return columns
 
 
 def _rendered(column, type_oid, redacted=False):

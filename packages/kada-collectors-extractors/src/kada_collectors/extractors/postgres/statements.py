@@ -101,6 +101,7 @@ class StatementSet:
 
     def __init__(self):
         self._text = {s.name: load_default(s.name) for s in NAMED_STATEMENTS}
+        self._replaced = set()
 
     def names(self):
         return [s.name for s in NAMED_STATEMENTS]
@@ -114,6 +115,11 @@ class StatementSet:
         if not isinstance(statement, str) or not statement.strip():
             raise ExtractError(f"overwrite_sql('{name}', ...) needs the SQL text of a SELECT, got {statement!r}")
         self._text[name] = statement
+        self._replaced.add(name)
+
+    def is_shipped(self, name):
+        """True unless the user replaced the statement."""
+        return name not in self._replaced
 
     def _check_name(self, name):
         if name not in self._text:
