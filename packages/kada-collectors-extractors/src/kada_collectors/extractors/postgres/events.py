@@ -14,16 +14,15 @@ Identities are kept as the file has them (CSV-quoted), so events are assembled f
 bytes without quoting anything again.
 """
 
-import csv
 import re
 import zlib
 
 from pglast.parser import ParseError, fingerprint
 from psycopg import sql
 
-from kada_collectors.lib.contract import DELIMITER, EXTRACT_COLUMNS
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.snapshots import changed_fields
-from kada_collectors.lib.writer import csv_fields, format_value
+from kada_collectors.lib.writer import csv_fields, csv_values, format_value
 
 from .lineage.names import quote_ident
 
@@ -119,7 +118,7 @@ class ChangeEvents:
 
 def _with_view_fingerprint(checksums, record):
     """``checksums`` with the definition's taken from its parse tree's fingerprint."""
-    definition = next(csv.reader((record.decode("utf-8"),), delimiter=DELIMITER))[_DEFINITION_AT]
+    definition = csv_values(record)[_DEFINITION_AT]
     if not definition:
         return checksums
     try:

@@ -1,7 +1,6 @@
 """The PostgreSQL collector: ``Extractor(**config)``, ``test_connection()``, ``run()``."""
 
 import contextlib
-import csv
 import logging
 import os
 import time
@@ -13,12 +12,12 @@ from psycopg import IsolationLevel, sql
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
-from kada_collectors.lib.contract import CONTRACT_VERSION, DELIMITER, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
+from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
 from kada_collectors.lib.redact import SQL_PATTERNS, SQL_REPLACEMENT, redact_credentials
 from kada_collectors.lib.snapshots import SnapshotStore
-from kada_collectors.lib.writer import ExtractFile, write_json_atomically
+from kada_collectors.lib.writer import ExtractFile, csv_values, write_json_atomically
 
 from .checks import unknown_kinds
 from .events import CHECKSUMS, ChangeEvents
@@ -376,7 +375,7 @@ class Extractor:
                 else:
                     for record in records:
                         write(record)
-                        parser(next(csv.reader((bytes(record).decode("utf-8"),), delimiter=DELIMITER)))
+                        parser(csv_values(record))
             part.rows += cur.rowcount
 
     def _columns(self, cur, name, query):
