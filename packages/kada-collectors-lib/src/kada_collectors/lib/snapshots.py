@@ -5,20 +5,27 @@ events and query counts of a window come from comparing this run's state with th
 the window's start. A snapshot is saved per (kind, host, database, HWM); a run saves the one at
 its end, marked complete only when what it describes succeeded, and a repeated window compares
 against the same start snapshot, so it gives the same answer. Snapshots are one SQLite file, kept
-small: per object, its identity and a small binary payload (for the catalog, a 4-byte checksum of
-each compared field, never the values).
+small: per object, its identity and a small payload (for the catalog, a 4-byte checksum of each
+compared field, never the values).
 
-Each snapshot is a table of its own: objects are appended as they come (in whatever order the
-source sends them, which would make a keyed table rebalance its tree at every insert), the table
-is indexed by identity the first time it is compared, and pruning drops whole tables.
+A snapshot is stored as lines of text (``"type"|"id"|"payload"``, CSV-quoted), spread over
+``BUCKETS`` buckets by a hash of the id and written to SQLite a chunk of lines at a time: a row
+per object would cost more than everything else the collector does with it. Two snapshots are
+compared bucket by bucket, so memory holds one bucket's objects at a time, and a bucket whose
+digest did not change is skipped without being parsed. The digest is the number of its lines and
+the sum of their CRC-32s: it does not depend on the order the objects came in, which a server
+does not keep from one run to the next (a large catalog table is read from wherever another scan
+of it is, with synchronized sequential scans).
 
 Pruning keeps the snapshots from the oldest start any coming run may use (the window's start) on,
 plus ``keep_older`` before it.
 """
 
 import os
+import re
 import sqlite3
 import threading
+import zlib
 
 from .errors import CollectorError
 
@@ -35,7 +42,13 @@ CREATE INDEX IF NOT EXISTS snapshots_key ON snapshots (kind, host, database, hwm
 """
 # Bumped when the layout changes. Snapshots are only a baseline: a file of another layout is
 # rebuilt (the next run then reports from no baseline) rather than misread.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
+# Half a million objects make buckets of about 2,000: what a comparison holds in memory.
+BUCKETS = 256
+# Objects held before their lines go to SQLite, one chunk per bucket.
+PENDING = 20_000
+# One object's line: type and id as CSV-quoted fields (quotes doubled), the payload in hex.
+_LINE = re.compile(rb'"((?:[^"]+|"")*)"\|"((?:[^"]+|"")*)"\|"([0-9a-f]*)"\n')
 
 
 def changed_fields(old, new, names):
@@ -45,9 +58,17 @@ def changed_fields(old, new, names):
     return [name for i, name in enumerate(names) if old[width * i:width * (i + 1)] != new[width * i:width * (i + 1)]]
 
 
-def _objects(snapshot):
-    """The table of a snapshot's objects (``snapshot`` is the integer id the store gave it)."""
-    return f"objects_{int(snapshot)}"
+def _chunks(snapshot):
+    """The table of a snapshot's chunks (``snapshot`` is the integer id the store gave it)."""
+    return f"chunks_{int(snapshot)}"
+
+
+def _field(text):
+    return text.replace('"', '""').encode("utf-8")
+
+
+def _text(field):
+    return field.decode("utf-8").replace('""', '"')
 
 
 class SnapshotStore:
@@ -86,11 +107,15 @@ class SnapshotStore:
         with self._transaction():
             snapshot = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
                                         (kind, host, database, hwm)).lastrowid
-            self._db.execute(f"CREATE TABLE {_objects(snapshot)} (object_type, object_id, payload)")
+            table = _chunks(snapshot)
+            self._db.execute(f"CREATE TABLE {table} (bucket INTEGER NOT NULL, objects INTEGER NOT NULL, "
+                             "digest INTEGER NOT NULL, lines BLOB NOT NULL)")
+            self._db.execute(f"CREATE INDEX {table}_bucket ON {table} (bucket)")
         return SnapshotWriter(self, snapshot)
 
     def complete(self, writer, kind, host, database, hwm):
         """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
+        writer.flush()
         with self._transaction():
             older = [r[0] for r in self._db.execute(
                 "SELECT id FROM snapshots WHERE kind = ? AND host = ? AND database = ? AND hwm = ? AND id <> ?",
@@ -103,28 +128,31 @@ class SnapshotStore:
             self._delete([writer.snapshot])
 
     def objects(self, snapshot):
-        """(object_type, object_id, payload) of every object of ``snapshot``."""
-        with self._lock:
-            return self._db.execute(f"SELECT object_type, object_id, payload FROM {_objects(snapshot)}").fetchall()
+        """(object_type, object_id, payload) of every object of ``snapshot``, as text (and the
+        payload as bytes) in the order they were added to each bucket."""
+        for bucket in range(BUCKETS):
+            for object_type, object_id, payload in _parse(self._bucket(snapshot, bucket)):
+                yield _text(object_type), _text(object_id), bytes.fromhex(payload.decode("ascii"))
 
     def diff(self, old, new):
         """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
-        ``new``, ordered by identity. Holds the store until the caller has read it all."""
-        old, new = _objects(old), _objects(new)
+        ``new``, as stored (bytes: type and id CSV-quoted, payloads in hex), a bucket at a time
+        and by identity within each. Holds the store until the caller has read it all."""
         with self._lock:
-            for table in (old, new):  # indexed when first compared (a first run never is)
-                self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_key ON {table} (object_type, object_id)")
-            yield from self._db.execute(
-                "SELECT CASE WHEN o.object_id IS NULL THEN 'CREATED' ELSE 'ALTERED' END, n.object_type, n.object_id, "
-                f"o.payload, n.payload FROM {new} n LEFT JOIN {old} o "
-                "ON o.object_type = n.object_type AND o.object_id = n.object_id "
-                "WHERE o.object_id IS NULL OR o.payload <> n.payload "
-                "ORDER BY n.object_type, n.object_id")
-            yield from self._db.execute(
-                f"SELECT 'DROPPED', o.object_type, o.object_id, o.payload, NULL FROM {old} o "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {new} n "
-                "WHERE n.object_type = o.object_type AND n.object_id = o.object_id) "
-                "ORDER BY o.object_type, o.object_id")
+            digests = self._digests(old), self._digests(new)
+            for bucket in range(BUCKETS):
+                if digests[0].get(bucket) == digests[1].get(bucket):
+                    continue
+                before = {(t, i): p for t, i, p in _parse(self._bucket(old, bucket))}
+                after = {(t, i): p for t, i, p in _parse(self._bucket(new, bucket))}
+                for key in sorted(before.keys() | after.keys()):
+                    was, now = before.get(key), after.get(key)
+                    if was is None:
+                        yield ("CREATED", *key, None, now)
+                    elif now is None:
+                        yield ("DROPPED", *key, was, None)
+                    elif was != now:
+                        yield ("ALTERED", *key, was, now)
 
     def prune(self, kind, host, database, oldest_needed, keep_older):
         """Delete incomplete snapshots and complete ones older than ``oldest_needed`` beyond
@@ -136,25 +164,65 @@ class SnapshotStore:
         with self._transaction():
             self._delete(doomed)
 
+    def _bucket(self, snapshot, bucket):
+        """The lines of one bucket of ``snapshot``, in the order they were added."""
+        with self._lock:
+            return b"".join(lines for (lines,) in self._db.execute(
+                f"SELECT lines FROM {_chunks(snapshot)} WHERE bucket = ? ORDER BY rowid", (bucket,)))
+
+    def _digests(self, snapshot):
+        """{bucket: (objects, digest)} of ``snapshot``."""
+        return {bucket: (objects, digest) for bucket, objects, digest in self._db.execute(
+            f"SELECT bucket, sum(objects), sum(digest) FROM {_chunks(snapshot)} GROUP BY bucket")}
+
     def _delete(self, ids):
         for snapshot in ids:
-            self._db.execute(f"DROP TABLE IF EXISTS {_objects(snapshot)}")
+            self._db.execute(f"DROP TABLE IF EXISTS {_chunks(snapshot)}")
             self._db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot,))
 
     def _transaction(self):
         return _Transaction(self._db, self._lock)
 
 
+def _parse(lines):
+    """(object_type, object_id, payload) of each line, as stored."""
+    return (match.groups() for match in _LINE.finditer(lines))
+
+
 class SnapshotWriter:
-    """Appends objects to one snapshot."""
+    """Adds objects to one snapshot: their lines are held by bucket until ``PENDING`` or more are."""
 
     def __init__(self, store, snapshot):
         self._store, self.snapshot = store, snapshot
+        self._buckets = [[] for _ in range(BUCKETS)]
+        self._pending = 0
 
-    def extend(self, objects):
-        """Append ``objects``: (object_type, object_id, payload) triples, a batch of them at a time."""
-        with self._store._transaction():
-            self._store._db.executemany(f"INSERT INTO {_objects(self.snapshot)} VALUES (?, ?, ?)", objects)
+    def add(self, objects):
+        """Add (object_type, object_id, payload) triples as stored: type and id as CSV field content
+        (bytes, quotes doubled: as the contract's files have them), the payload in hex (ASCII bytes)."""
+        buckets, checksum = self._buckets, zlib.crc32
+        for object_type, object_id, payload in objects:
+            buckets[checksum(object_id) % BUCKETS].append(
+                b"".join((b'"', object_type, b'"|"', object_id, b'"|"', payload, b'"\n')))
+        self._pending += len(objects)
+        if self._pending >= PENDING:
+            self.flush()
+
+    def add_text(self, objects):
+        """Add (object_type, object_id, payload) triples of text, text and bytes."""
+        self.add([(_field(object_type), _field(object_id), payload.hex().encode("ascii"))
+                  for object_type, object_id, payload in objects])
+
+    def flush(self):
+        """Write the lines held so far: one chunk per bucket, in one transaction."""
+        chunks = [(bucket, len(lines), sum(map(zlib.crc32, lines)), b"".join(lines))
+                  for bucket, lines in enumerate(self._buckets) if lines]
+        if chunks:
+            with self._store._transaction():
+                self._store._db.executemany(f"INSERT INTO {_chunks(self.snapshot)} VALUES (?, ?, ?, ?)", chunks)
+        for lines in self._buckets:
+            lines.clear()
+        self._pending = 0
 
 
 class _Transaction:

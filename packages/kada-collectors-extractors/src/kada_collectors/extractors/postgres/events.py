@@ -3,7 +3,7 @@
 The server checksums the compared fields of every metadata row (``CHECKSUMS``, 4 bytes per
 field in hex, sent ahead of the row in the same COPY); ``watch`` takes that column off as the rows
 stream to the file and keeps, per object, its identity and those checksums in the snapshot store. After
-the database's statements, the store diffs the two snapshots (in SQLite, not in memory) into
+the database's statements, the store diffs the two snapshots (a bucket of objects at a time) into
 CREATED, ALTERED (naming the fields that changed) and DROPPED events; on a first run, with nothing
 to diff against, every object is written CREATED as it streams by. Planner estimates and sizes
 are not compared: they move without anyone altering anything. View definitions are compared by
@@ -33,8 +33,8 @@ PARSED_DEFINITIONS = (b"VIEW", b"MATERIALIZED_VIEW")
 _DEFINITION_AT = EXTRACT_COLUMNS["metadata"].index("DEFINITION")
 _DEFINITION_SLOT = 8 * COMPARED.index("DEFINITION")  # in the hex text of the checksums
 # The record's first two fields, OBJECT_TYPE and OBJECT_ID, still quoted as in the file.
+BATCH = 5000  # objects handed to the snapshot at a time
 _IDENTITY = re.compile(rb'"((?:[^"]+|"")*)"\|"((?:[^"]+|"")*)"\|')
-BATCH = 5000  # snapshot rows appended at a time
 EVIDENCE = "SNAPSHOT_DIFF"
 
 # Over the fields as rendered for the file (text). hashtext() is the server's own text hash (the
@@ -55,46 +55,43 @@ class ChangeEvents:
         # The ids of the database's objects all start with host.database. (quoted as the file has
         # them): the snapshot keeps them without it, from the dot on.
         self._prefix = csv_fields((f"{quote_ident(host)}.{quote_ident(dbname)}.",))[1:-1]
-        self._batch = []  # snapshot rows not appended yet: one transaction per BATCH, not per statement
 
     def watch(self, records):
         """Yield each metadata record of ``records`` (COPY rows: ``CHECKSUMS``, then the record)
-        without its checksums, and keep these in the snapshot (a batch at a time)."""
+        without its checksums, and add these to the snapshot."""
         # Once per metadata row: kept to plain operations on bytes.
-        identity, first_run, batch = _IDENTITY.match, self.baseline is None, self._batch
+        identity, first_run, batch = _IDENTITY.match, self.baseline is None, []
         created, separator, tail, count = self._head["CREATED"], b'"|"', self._tail, 0
         prefix, cut = self._prefix, len(self._prefix) - 1
         for count, record in enumerate(records, 1):
             record = bytes(record)
             start = record.index(b"|") + 1
             object_type, object_id = identity(record, start).group(1, 2)
-            checksums = record[1:start - 2].decode("ascii")
+            checksums = record[1:start - 2]
             if object_type in PARSED_DEFINITIONS:
                 checksums = _with_view_fingerprint(checksums, record[start:])
-            key = object_id[cut:] if object_id.startswith(prefix) else object_id
-            batch.append((object_type.decode("utf-8"), key.decode("utf-8"), checksums))
+            batch.append((object_type, object_id[cut:] if object_id.startswith(prefix) else object_id, checksums))
             if first_run:
                 self.part.write_csv(b"".join((created, object_type, separator, object_id, tail)))
             if len(batch) == BATCH:
-                self.writer.extend(batch)
+                self.writer.add(batch)
                 batch.clear()
             yield record[start:]
+        self.writer.add(batch)
         if first_run:
             self.part.rows += count
 
     def write(self):
         """Write the window's events (a first run's are written already); return warnings for the manifest."""
-        self.writer.extend(self._batch)
-        self._batch.clear()
+        self.writer.flush()
         if self.baseline is None:
             return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
                     "snapshot file was moved or deleted): every object is reported as created"]
         for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
             detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
-            object_id = object_id.encode("utf-8")
             if object_id.startswith(b"."):
                 object_id = self._prefix[:-1] + object_id
-            self._write(event, object_type.encode("utf-8"), object_id, self._tail_with(detail) if detail else self._tail)
+            self._write(event, object_type, object_id, self._tail_with(detail) if detail else self._tail)
         return []
 
     def _write(self, event, object_type, object_id, tail=None):
@@ -125,5 +122,5 @@ def _with_view_fingerprint(checksums, record):
         definition = fingerprint(definition)
     except ParseError:
         pass
-    checksum = f"{zlib.crc32(definition.encode('utf-8')):08x}"
+    checksum = b"%08x" % zlib.crc32(definition.encode("utf-8"))
     return checksums[:_DEFINITION_SLOT] + checksum + checksums[_DEFINITION_SLOT + len(checksum):]

@@ -129,7 +129,7 @@ class QueryLogCollector:
             self.warnings.append(f"pg_stat_statements: {evicted} statement(s) were evicted since the last run; their "
                                  "calls in the window are lost: raise pg_stat_statements.max")
         self._snapshot = self.store.begin(pgss.KIND, self.host, pgss.CLUSTER, self.end_hwm)
-        self._snapshot.extend([(pgss.INFO, pgss.INFO, pgss.info_payload(stats_reset)),
+        self._snapshot.add_text([(pgss.INFO, pgss.INFO, pgss.info_payload(stats_reset)),
                                *(("STATEMENT", entry.key, entry.payload()) for entry in entries)])
         for delta in deltas:
             entry = delta.entry

@@ -1,0 +1,70 @@
+"""The snapshot store on its own: objects kept by bucket and compared bucket by bucket."""
+
+import random
+
+from kada_collectors.lib import snapshots
+from kada_collectors.lib.snapshots import SnapshotStore
+
+KEY = ("metadata", "h", "db")
+
+
+def saved(store, hwm, objects):
+    writer = store.begin(*KEY, hwm)
+    writer.add(objects)
+    store.complete(writer, *KEY, hwm)
+    return writer.snapshot
+
+
+def catalog(n):
+    """Objects as the catalog stores them: CSV field content (quotes doubled), hex payloads."""
+    return [(b"COLUMN", _field('.s.t%d."odd ""name""\nwith a line".c' % i), b"%08x" % (i * 7919)) for i in range(n)]
+
+
+def _field(text):
+    return text.replace('"', '""').encode("utf-8")
+
+
+def test_order_does_not_matter_and_every_change_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "PENDING", 1000)  # several chunks per bucket
+    store = SnapshotStore(tmp_path / "s.sqlite")
+    before = catalog(5000)
+    old = saved(store, "2026-01-01 00:00:00", before)
+    shuffled = before[:]
+    random.Random(7).shuffle(shuffled)
+    same = saved(store, "2026-01-02 00:00:00", shuffled)
+    assert list(store.diff(old, same)) == [], "the same objects in another order are no change"
+
+    after = shuffled[:]
+    dropped = after.pop(10)
+    altered = after[20]
+    after[20] = (altered[0], altered[1], b"ffffffff")
+    view = _field('.s."new ""view"""')
+    after.append((b"VIEW", view, b"00000001"))
+    new = saved(store, "2026-01-03 00:00:00", after)
+    assert sorted(store.diff(old, new)) == sorted([
+        ("DROPPED", *dropped[:2], dropped[2], None),
+        ("ALTERED", *altered[:2], altered[2], b"ffffffff"),
+        ("CREATED", b"VIEW", view, None, b"00000001"),
+    ])
+    store.close()
+
+
+def test_text_objects_come_back_as_they_were_given(tmp_path):
+    store = SnapshotStore(tmp_path / "s.sqlite")
+    objects = [("STATEMENT", 'db|user|"quoted"|1', bytes(range(40))), ("INFO", "INFO", b"")]
+    writer = store.begin("pgss", "h", "", "2026-01-01 00:00:00")
+    writer.add_text(objects)
+    store.complete(writer, "pgss", "h", "", "2026-01-01 00:00:00")
+    assert sorted(store.objects(writer.snapshot)) == sorted(objects)
+    store.close()
+
+
+def test_a_file_of_another_layout_is_rebuilt(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = SnapshotStore(path)
+    saved(store, "2026-01-01 00:00:00", catalog(3))
+    store._db.execute("PRAGMA user_version = 1")
+    store.close()
+    store = SnapshotStore(path)
+    assert store.find(*KEY, "2026-01-01 00:00:00") is None
+    store.close()
