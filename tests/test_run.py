@@ -86,6 +86,14 @@ def test_an_override_with_other_columns_fails_naming_both_lists(shop, tmp_path):
     assert visible_files(tmp_path) == [], "nothing half-written is left"
 
 
+def test_an_override_the_server_cannot_parse_fails_naming_the_statement(shop, tmp_path):
+    with pytest.raises(ExtractError) as caught:
+        run_extract(shop, ["postgres"], tmp_path, prepare=lambda e: e.overwrite_sql("ROLES_SQL", SEED_ROLES_OFF.replace(
+            "SELECT", "SELEC", 1)))
+    message = str(caught.value)
+    assert "ROLES_SQL" in message and "syntax error" in message
+
+
 def test_compress_writes_gzip_of_the_same_text(shop, tmp_path):
     window = (None, "2026-01-01 00:00:00")
     plain = run_extract(shop, [SHOP, "postgres"], tmp_path / "plain", window=window)

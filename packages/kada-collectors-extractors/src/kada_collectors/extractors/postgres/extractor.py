@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 
 import psycopg
-from psycopg import IsolationLevel, sql
+from psycopg import IsolationLevel, pq, sql
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
@@ -382,15 +382,26 @@ class Extractor:
         """(name, type OID) of each column of statement ``name``, checked against the contract. The
         shipped statements read only pg_catalog, so their columns are the same in every database
         of the server: they are looked up once per run (a replacement at every execution)."""
-        key = (name, cur.connection.info.server_version) if self._statements.is_shipped(name) else None
+        conn = cur.connection
+        key = (name, conn.info.server_version) if self._statements.is_shipped(name) else None
         columns = self._described.get(key)
         if columns is None:
-            cur.execute(f"SELECT * FROM ({query}) q LIMIT 0")
-            columns = [(d.name, d.type_code) for d in cur.description]
+            columns = _described(conn, query)
             self._statements.check_columns(name, [column for column, _ in columns])
             if key is not None:
                 self._described[key] = columns
         return columns
+
+
+def _described(conn, query):
+    """(name, type OID) of each column of ``query``, as the server describes it once parsed: the
+    protocol's Describe, so the statement is not planned (planning a catalog statement twice cost
+    more than running the smaller ones)."""
+    pgconn = conn.pgconn
+    for result in (pgconn.prepare(b"", query.encode(conn.info.encoding)), pgconn.describe_prepared(b"")):
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    return [(result.fname(i).decode(conn.info.encoding), result.ftype(i)) for i in range(result.nfields)]
 
 
 def _rendered(column, type_oid, redacted=False):

@@ -10,17 +10,22 @@ in scope: names resolve as the server resolved them.
 PARTITION BY and ORDER BY, a scalar subquery's output) an ``expression`` source. Columns read only
 by WHERE, JOIN or GROUP BY are reads of the view as a whole (the catalog's edges), not the lineage
 of one output column.
+
+The tree is the parser's JSON (libpg_query through pglast) read as plain dicts: pglast's Python
+nodes validate every attribute as they are built, which cost four times the parse. A node is
+``{"Type": {fields}}``, except where a field can only hold one type (``SelectStmt.larg``,
+``RangeVar.alias``, ``FuncCall.over``): there the fields come without the wrapper.
 """
 
+import json
 from dataclasses import dataclass, field
 
-from pglast import ast, parse_sql
-from pglast.enums import SetOperation
-
-from .tree import children
+from pglast.parser import parse_sql_json
 
 DIRECT, EXPRESSION = "direct", "expression"
 WHOLE_ROW = "*"
+# Unwrapped fields that hold a node a walk must recognise.
+_FIELD_TYPES = {"over": "WindowDef"}
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,8 @@ class Scope:
 
 def view_column_lineage(definition, catalog):
     """[(output column, {SourceColumn: kind})] of a view definition; raises on unparsable SQL."""
-    (raw,) = parse_sql(definition)
-    return _Resolver(catalog).select(raw.stmt, None)
+    (raw,) = json.loads(parse_sql_json(definition))["stmts"]
+    return _Resolver(catalog).select(raw["stmt"]["SelectStmt"], None)
 
 
 def merge(into, sources, kind=None):
@@ -85,8 +90,23 @@ def merge(into, sources, kind=None):
         into[source] = new if into.get(source, new) == new else EXPRESSION
 
 
+def _node(wrapped):
+    """(type, fields) of a wrapped node."""
+    (kind, fields), = wrapped.items()
+    return kind, fields
+
+
+def _is_node(value):
+    """Whether ``value`` is a wrapped node (one key, a type name) rather than a struct's fields."""
+    return len(value) == 1 and next(iter(value))[0].isupper()
+
+
 def _names(nodes):
-    return [n.sval for n in nodes if isinstance(n, ast.String)]
+    return [n["String"].get("sval", "") for n in nodes if "String" in n]
+
+
+def _is_star(column_ref):
+    return "A_Star" in column_ref["fields"][-1]
 
 
 class _Resolver:
@@ -97,63 +117,72 @@ class _Resolver:
     def select(self, stmt, outer):
         """The output columns of a SELECT (or set operation, or VALUES) seen from ``outer``."""
         scope = Scope(outer)
-        for cte in stmt.withClause.ctes if stmt.withClause else ():
-            scope.ctes[cte.ctename] = Derived()  # a recursive CTE's reference to itself adds nothing
-            outputs = self.select(cte.ctequery, scope) if isinstance(cte.ctequery, ast.SelectStmt) else []
-            scope.ctes[cte.ctename] = _renamed(Derived(outputs), _names(cte.aliascolnames or ()))
-        if stmt.op != SetOperation.SETOP_NONE:
-            combined = self.select(stmt.larg, scope)
-            for (_, into), (_, sources) in zip(combined, self.select(stmt.rarg, scope)):
+        for wrapped in stmt.get("withClause", {}).get("ctes", ()):
+            cte = wrapped["CommonTableExpr"]
+            scope.ctes[cte["ctename"]] = Derived()  # a recursive CTE's reference to itself adds nothing
+            query = cte["ctequery"]
+            outputs = self.select(query["SelectStmt"], scope) if "SelectStmt" in query else []
+            scope.ctes[cte["ctename"]] = _renamed(Derived(outputs), _names(cte.get("aliascolnames", ())))
+        if stmt.get("op", "SETOP_NONE") != "SETOP_NONE":
+            combined = self.select(stmt["larg"], scope)
+            for (_, into), (_, sources) in zip(combined, self.select(stmt["rarg"], scope)):
                 merge(into, sources)
             return combined
-        if stmt.valuesLists:
-            return [(f"column{i + 1}", self._expressions([row[i] for row in stmt.valuesLists], scope))
-                    for i in range(len(stmt.valuesLists[0]))]
-        for item in stmt.fromClause or ():
+        if "valuesLists" in stmt:
+            rows = [row["List"]["items"] for row in stmt["valuesLists"]]
+            return [(f"column{i + 1}", self._expressions([row[i] for row in rows], scope))
+                    for i in range(len(rows[0]))]
+        for item in stmt.get("fromClause", ()):
             self._from_item(item, scope)
-        windows = {w.name: w for w in stmt.windowClause or () if w.name}
+        windows = {w["WindowDef"]["name"]: w for w in stmt.get("windowClause", ()) if w["WindowDef"].get("name")}
         outputs = []
-        for target in stmt.targetList or ():
-            if isinstance(target.val, ast.ColumnRef) and isinstance(target.val.fields[-1], ast.A_Star):
-                outputs.extend(self._star(_names(target.val.fields[:-1]), scope))
+        for target in stmt.get("targetList", ()):
+            target = target["ResTarget"]
+            value = target["val"]
+            if "ColumnRef" in value and _is_star(value["ColumnRef"]):
+                outputs.extend(self._star(_names(value["ColumnRef"]["fields"][:-1]), scope))
             else:
-                outputs.append((target.name or _figure_name(target.val), self._expression(target.val, scope, windows)))
+                outputs.append((target.get("name") or _figure_name(value), self._expression(value, scope, windows)))
         return outputs
 
     # -- FROM ----------------------------------------------------------------------------------
-    def _from_item(self, item, scope):
-        if isinstance(item, ast.RangeVar):
-            alias = item.alias.aliasname if item.alias else item.relname
-            if item.schemaname is None and item.relname in scope.ctes:
-                found = scope.ctes[item.relname]
+    def _from_item(self, wrapped, scope):
+        kind, item = _node(wrapped)
+        alias = item.get("alias")
+        if kind == "RangeVar":
+            schema, name = item.get("schemaname"), item["relname"]
+            if schema is None and name in scope.ctes:
+                found = scope.ctes[name]
             else:
-                found = self.catalog.lookup(item.schemaname, item.relname)
-            scope.items[alias] = _renamed(found, _names(item.alias.colnames or ())) if item.alias else found
-        elif isinstance(item, ast.JoinExpr):
-            self._from_item(item.larg, scope)
-            self._from_item(item.rarg, scope)
-        elif isinstance(item, ast.RangeSubselect):
+                found = self.catalog.lookup(schema, name)
+            scope.items[alias["aliasname"] if alias else name] = (
+                _renamed(found, _names(alias.get("colnames", ()))) if alias else found)
+        elif kind == "JoinExpr":
+            self._from_item(item["larg"], scope)
+            self._from_item(item["rarg"], scope)
+        elif kind == "RangeSubselect":
             # A LATERAL subquery sees its siblings; any other only the enclosing levels and CTEs.
-            visible = scope if item.lateral else Scope(scope.parent, scope.ctes)
-            derived = Derived(self.select(item.subquery, visible))
-            scope.items[item.alias.aliasname] = _renamed(derived, _names(item.alias.colnames or ()))
-        elif isinstance(item, ast.RangeFunction):
+            visible = scope if item.get("lateral") else Scope(scope.parent, scope.ctes)
+            derived = Derived(self.select(item["subquery"]["SelectStmt"], visible))
+            scope.items[alias["aliasname"]] = _renamed(derived, _names(alias.get("colnames", ())))
+        elif kind == "RangeFunction":
             sources = {}
-            for entry in item.functions or ():
-                call = entry[0] if isinstance(entry, (list, tuple)) else entry
+            for entry in item.get("functions", ()):
+                call = entry["List"]["items"][0] if "List" in entry else entry
                 merge(sources, self._expression(call, scope, {}), EXPRESSION)
-            if item.alias:
-                scope.items[item.alias.aliasname] = FunctionItem(sources)
-        elif isinstance(item, ast.RangeTableSample):
-            self._from_item(item.relation, scope)
+            if alias:
+                scope.items[alias["aliasname"]] = FunctionItem(sources)
+        elif kind == "RangeTableSample":
+            self._from_item(item["relation"], scope)
 
     # -- expressions ---------------------------------------------------------------------------
     def _expression(self, node, scope, windows):
-        """{SourceColumn: kind} of an expression: DIRECT only for a bare column reference."""
-        if isinstance(node, ast.ColumnRef):
-            return self._column(node, scope)
+        """{SourceColumn: kind} of an expression (a wrapped node): DIRECT only for a bare column
+        reference."""
+        if "ColumnRef" in node:
+            return self._column(node["ColumnRef"], scope)
         sources = {}
-        self._walk(node, scope, windows, sources)
+        self._walk(*_node(node), scope, windows, sources)
         return sources
 
     def _expressions(self, nodes, scope):
@@ -162,26 +191,38 @@ class _Resolver:
             merge(sources, self._expression(node, scope, {}))
         return sources
 
-    def _walk(self, node, scope, windows, sources):
-        if isinstance(node, ast.ColumnRef):
-            merge(sources, self._column(node, scope), EXPRESSION)
+    def _walk(self, kind, fields, scope, windows, sources):
+        """Add the sources below a node of type ``kind`` (None: a struct's fields) to ``sources``."""
+        if kind == "ColumnRef":
+            merge(sources, self._column(fields, scope), EXPRESSION)
             return
-        if isinstance(node, ast.SubLink):
-            for _, inner in self.select(node.subselect, scope):
+        if kind == "SubLink":
+            for _, inner in self.select(fields["subselect"]["SelectStmt"], scope):
                 merge(sources, inner, EXPRESSION)
-            if node.testexpr is not None:
-                self._walk(node.testexpr, scope, windows, sources)
+            if "testexpr" in fields:
+                self._walk(*_node(fields["testexpr"]), scope, windows, sources)
             return
-        if isinstance(node, ast.WindowDef) and node.refname in windows:
-            self._walk(windows[node.refname], scope, windows, sources)
-        if isinstance(node, ast.FuncCall) and node.over is not None and node.over.name in windows:
-            self._walk(windows[node.over.name], scope, windows, sources)  # OVER w
-        for child in children(node):
-            self._walk(child, scope, windows, sources)
+        if kind == "WindowDef" and fields.get("refname") in windows:
+            self._walk(*_node(windows[fields["refname"]]), scope, windows, sources)
+        if kind == "FuncCall" and fields.get("over", {}).get("name") in windows:
+            self._walk(*_node(windows[fields["over"]["name"]]), scope, windows, sources)  # OVER w
+        for name, value in fields.items():
+            if isinstance(value, (dict, list)):
+                self._walk_value(value, _FIELD_TYPES.get(name), scope, windows, sources)
+
+    def _walk_value(self, value, kind, scope, windows, sources):
+        if isinstance(value, list):
+            for element in value:
+                self._walk_value(element, None, scope, windows, sources)
+        elif isinstance(value, dict) and value:
+            if _is_node(value):
+                self._walk(*_node(value), scope, windows, sources)
+            else:
+                self._walk(kind, value, scope, windows, sources)
 
     def _column(self, ref, scope):
-        names = _names(ref.fields)
-        if isinstance(ref.fields[-1], ast.A_Star):
+        names = _names(ref["fields"])
+        if _is_star(ref):
             return self._whole_row(scope.find(names[-1])) if names else {}
         column = names[-1]
         if len(names) >= 2:
@@ -248,14 +289,15 @@ def _renamed(item, names):
 
 def _figure_name(node):
     """The name the server gives an unaliased output column (its FigureColname, simplified)."""
-    if isinstance(node, ast.ColumnRef):
-        names = _names(node.fields)
+    kind, fields = _node(node)
+    if kind == "ColumnRef":
+        names = _names(fields["fields"])
         return names[-1] if names else "?column?"
-    if isinstance(node, ast.FuncCall):
-        return node.funcname[-1].sval
-    if isinstance(node, ast.TypeCast):
-        inner = _figure_name(node.arg)
-        return inner if inner != "?column?" else node.typeName.names[-1].sval
-    if isinstance(node, ast.A_Indirection) and isinstance(node.indirection[-1], ast.String):
-        return node.indirection[-1].sval
-    return {ast.CaseExpr: "case", ast.CoalesceExpr: "coalesce"}.get(type(node), "?column?")
+    if kind == "FuncCall":
+        return _names(fields["funcname"])[-1]
+    if kind == "TypeCast":
+        inner = _figure_name(fields["arg"])
+        return inner if inner != "?column?" else _names(fields["typeName"]["names"])[-1]
+    if kind == "A_Indirection" and "String" in fields["indirection"][-1]:
+        return _names(fields["indirection"][-1:])[0]
+    return {"CaseExpr": "case", "CoalesceExpr": "coalesce"}.get(kind, "?column?")
