@@ -12,13 +12,12 @@ before it runs: it is reported as unresolved, never guessed.
 import json
 from dataclasses import dataclass, field
 
-from pglast import ast, parse_sql
 from pglast.parser import parse_plpgsql_json, scan
 
+from . import tree
 from .names import SYSTEM_SCHEMAS, parse_search_path, quote_ident
-from .tree import flatten, walk
 
-WRITES = {ast.InsertStmt: "INSERT", ast.UpdateStmt: "UPDATE", ast.DeleteStmt: "DELETE", ast.MergeStmt: "MERGE"}
+WRITES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE", "MergeStmt": "MERGE"}
 NO_DATA_FLOW = ("DELETE", "TRUNCATE")
 # PL/pgSQL statements whose SQL is only known at run time.
 DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
@@ -27,7 +26,8 @@ DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
 RAW_PARSE_DEFAULT = 0
 EXPRESSION_MODES = (2,)
 ASSIGNMENT_MODES = (3, 4, 5)
-PARAMETER_MODES = {"o": "OUT", "b": "INOUT", "v": "VARIADIC", "t": "OUT"}
+PARAMETER_MODES = {"FUNC_PARAM_OUT": "OUT", "FUNC_PARAM_INOUT": "INOUT", "FUNC_PARAM_VARIADIC": "VARIADIC",
+                   "FUNC_PARAM_TABLE": "OUT"}
 
 
 @dataclass
@@ -61,15 +61,23 @@ def _statements(definition, language, result):
         return
     if language != "sql":
         return  # C, internal, PL/Python...: nothing to parse
-    (raw,) = parse_sql(definition)
-    create = raw.stmt
-    if create.sql_body is not None:  # BEGIN ATOMIC ... END, or RETURN expr
-        yield from flatten([create.sql_body])
+    (create,) = tree.parse(definition)
+    create = create["CreateFunctionStmt"]
+    if "sql_body" in create:  # BEGIN ATOMIC ... END, or RETURN expr
+        yield from tree.items(create["sql_body"])
         return
-    for option in create.options or ():
-        if option.defname == "as":
-            body = option.arg[0].sval if isinstance(option.arg, (list, tuple)) else option.arg.sval
-            yield from (r.stmt for r in parse_sql(body))
+    body = _body(create)
+    if body is not None:
+        yield from tree.parse(body)
+
+
+def _body(create):
+    """The body (AS '...') of a CREATE FUNCTION's fields, or None."""
+    for option in create.get("options", ()):
+        option = option["DefElem"]
+        if option["defname"] == "as":
+            return tree.names(tree.items(option["arg"]))[0]
+    return None
 
 
 def _plpgsql_statements(definition, result):
@@ -93,34 +101,35 @@ def _expression_statements(query, mode):
     """The SQL inside one PL/pgSQL expression: a whole statement, an expression, or the right-hand
     side of an assignment (``x := ...``)."""
     if mode == RAW_PARSE_DEFAULT:
-        yield from (r.stmt for r in parse_sql(query))
+        yield from tree.parse(query)
         return
     if mode in ASSIGNMENT_MODES:
         assign = next((t for t in scan(query) if t.name in ("COLON_EQUALS", "ASCII_61")), None)
         query = query[assign.end + 1:] if assign else query
     elif mode not in EXPRESSION_MODES:
         return  # a type name
-    yield from (r.stmt for r in parse_sql(f"SELECT {query}"))
+    yield from tree.parse(f"SELECT {query}")
 
 
 def _parsable_plpgsql(definition):
     """The definition rebuilt for the PL/pgSQL parser, which cannot look up user schemas: types of
     parameters, results and declarations are not lineage, so they become text/record."""
-    create = parse_sql(definition)[0].stmt
-    body = next(o.arg for o in create.options if o.defname == "as")
-    body = body[0].sval if isinstance(body, (list, tuple)) else body.sval
+    create = tree.parse(definition)[0]["CreateFunctionStmt"]
+    body = _body(create)
     parameters = []
-    for parameter in create.parameters or ():
-        mode = PARAMETER_MODES.get(parameter.mode.value if hasattr(parameter.mode, "value") else parameter.mode, "")
-        name = quote_ident(parameter.name) if parameter.name else ""
+    for parameter in create.get("parameters", ()):
+        parameter = parameter["FunctionParameter"]
+        mode = PARAMETER_MODES.get(parameter.get("mode"), "")
+        name = quote_ident(parameter["name"]) if parameter.get("name") else ""
         parameters.append(" ".join(p for p in (mode, name, "text[]" if mode == "VARIADIC" else "text") if p))
-    if create.is_procedure:
+    if create.get("is_procedure"):
         kind, returns = "PROCEDURE", ""
     else:
         kind = "FUNCTION"
-        returned = create.returnType.names[-1].sval if create.returnType else "record"
-        returns = "RETURNS " + ("SETOF record" if create.returnType and create.returnType.setof else
-                                returned if returned in ("trigger", "event_trigger", "void") else "record")
+        returned = create.get("returnType")
+        type_name = tree.names(returned["names"])[-1] if returned else "record"
+        returns = "RETURNS " + ("SETOF record" if returned and returned.get("setof") else
+                                type_name if type_name in ("trigger", "event_trigger", "void") else "record")
     tag = "$kada_body$"
     while tag in body:
         tag = tag[:-1] + "_$"
@@ -151,31 +160,31 @@ def _public_declarations(body):
 
 def add_statement(statement, search_path, catalog, result):
     """Add one parsed statement's reads, writes and flows to ``result``."""
-    targets = {}  # id(RangeVar) -> (RangeVar, kind)
+    targets = {}  # id(RangeVar fields) -> (RangeVar fields, kind)
     ctes = set()
-    for node in walk(statement):
-        kind = WRITES.get(type(node))
-        if kind:
-            targets[id(node.relation)] = (node.relation, kind)
-        elif isinstance(node, ast.SelectStmt) and node.intoClause is not None:
-            targets[id(node.intoClause.rel)] = (node.intoClause.rel, "SELECT INTO")
-        elif isinstance(node, ast.CreateTableAsStmt):
-            targets[id(node.into.rel)] = (node.into.rel, "CREATE TABLE AS")
-        elif isinstance(node, ast.TruncateStmt):
-            targets.update((id(r), (r, "TRUNCATE")) for r in node.relations)
-        elif isinstance(node, ast.CopyStmt) and node.is_from and node.relation is not None:
-            targets[id(node.relation)] = (node.relation, "COPY")
-        elif isinstance(node, ast.CommonTableExpr):
-            ctes.add(node.ctename)
+    for kind, fields in tree.walk(statement):
+        if kind in WRITES:
+            targets[id(fields["relation"])] = (fields["relation"], WRITES[kind])
+        elif kind == "SelectStmt" and "intoClause" in fields:
+            targets[id(fields["intoClause"]["rel"])] = (fields["intoClause"]["rel"], "SELECT INTO")
+        elif kind == "CreateTableAsStmt":
+            targets[id(fields["into"]["rel"])] = (fields["into"]["rel"], "CREATE TABLE AS")
+        elif kind == "TruncateStmt":
+            relations = [r["RangeVar"] for r in fields["relations"]]
+            targets.update((id(r), (r, "TRUNCATE")) for r in relations)
+        elif kind == "CopyStmt" and fields.get("is_from") and "relation" in fields:
+            targets[id(fields["relation"])] = (fields["relation"], "COPY")
+        elif kind == "CommonTableExpr":
+            ctes.add(fields["ctename"])
     writes = {}
     for range_var, kind in targets.values():
         relation = _resolve(range_var, search_path, catalog, result, ctes)
         if relation is not None:
             writes.setdefault(relation, set()).add(kind)
     reads = set()
-    for node in walk(statement):
-        if isinstance(node, ast.RangeVar) and id(node) not in targets:
-            relation = _resolve(node, search_path, catalog, result, ctes)
+    for kind, fields in tree.walk(statement):
+        if kind == "RangeVar" and id(fields) not in targets:
+            relation = _resolve(fields, search_path, catalog, result, ctes)
             if relation is not None:
                 reads.add(relation)
     kinds = set().union(*writes.values()) if writes else {"SELECT"}
@@ -190,13 +199,14 @@ def add_statement(statement, search_path, catalog, result):
 
 
 def _resolve(range_var, search_path, catalog, result, ctes):
-    if range_var.schemaname is None and range_var.relname in ctes:
+    schema, name = range_var.get("schemaname"), range_var["relname"]
+    if schema is None and name in ctes:
         return None
-    if range_var.schemaname in SYSTEM_SCHEMAS:
+    if schema in SYSTEM_SCHEMAS:
         return None
-    relation = catalog.lookup(range_var.schemaname, range_var.relname, search_path)
-    if relation is None and not (range_var.schemaname is None and _is_system(range_var.relname)):
-        name = f"{range_var.schemaname}.{range_var.relname}" if range_var.schemaname else range_var.relname
+    relation = catalog.lookup(schema, name, search_path)
+    if relation is None and not (schema is None and _is_system(name)):
+        name = f"{schema}.{name}" if schema else name
         note = f"relation {name} not found (temporary, or created at run time?)"
         if note not in result.unresolved:
             result.unresolved.append(note)

@@ -11,16 +11,12 @@ PARTITION BY and ORDER BY, a scalar subquery's output) an ``expression`` source.
 by WHERE, JOIN or GROUP BY are reads of the view as a whole (the catalog's edges), not the lineage
 of one output column.
 
-The tree is the parser's JSON (libpg_query through pglast) read as plain dicts: pglast's Python
-nodes validate every attribute as they are built, which cost four times the parse. A node is
-``{"Type": {fields}}``, except where a field can only hold one type (``SelectStmt.larg``,
-``RangeVar.alias``, ``FuncCall.over``): there the fields come without the wrapper.
+The tree is read as plain data (see tree.py).
 """
 
-import json
 from dataclasses import dataclass, field
 
-from pglast.parser import parse_sql_json
+from . import tree
 
 DIRECT, EXPRESSION = "direct", "expression"
 WHOLE_ROW = "*"
@@ -79,8 +75,8 @@ class Scope:
 
 def view_column_lineage(definition, catalog):
     """[(output column, {SourceColumn: kind})] of a view definition; raises on unparsable SQL."""
-    (raw,) = json.loads(parse_sql_json(definition))["stmts"]
-    return _Resolver(catalog).select(raw["stmt"]["SelectStmt"], None)
+    (statement,) = tree.parse(definition)
+    return _Resolver(catalog).select(statement["SelectStmt"], None)
 
 
 def merge(into, sources, kind=None):
@@ -88,21 +84,6 @@ def merge(into, sources, kind=None):
     for source, source_kind in sources.items():
         new = kind or source_kind
         into[source] = new if into.get(source, new) == new else EXPRESSION
-
-
-def _node(wrapped):
-    """(type, fields) of a wrapped node."""
-    (kind, fields), = wrapped.items()
-    return kind, fields
-
-
-def _is_node(value):
-    """Whether ``value`` is a wrapped node (one key, a type name) rather than a struct's fields."""
-    return len(value) == 1 and next(iter(value))[0].isupper()
-
-
-def _names(nodes):
-    return [n["String"].get("sval", "") for n in nodes if "String" in n]
 
 
 def _is_star(column_ref):
@@ -122,7 +103,7 @@ class _Resolver:
             scope.ctes[cte["ctename"]] = Derived()  # a recursive CTE's reference to itself adds nothing
             query = cte["ctequery"]
             outputs = self.select(query["SelectStmt"], scope) if "SelectStmt" in query else []
-            scope.ctes[cte["ctename"]] = _renamed(Derived(outputs), _names(cte.get("aliascolnames", ())))
+            scope.ctes[cte["ctename"]] = _renamed(Derived(outputs), tree.names(cte.get("aliascolnames", ())))
         if stmt.get("op", "SETOP_NONE") != "SETOP_NONE":
             combined = self.select(stmt["larg"], scope)
             for (_, into), (_, sources) in zip(combined, self.select(stmt["rarg"], scope)):
@@ -140,14 +121,14 @@ class _Resolver:
             target = target["ResTarget"]
             value = target["val"]
             if "ColumnRef" in value and _is_star(value["ColumnRef"]):
-                outputs.extend(self._star(_names(value["ColumnRef"]["fields"][:-1]), scope))
+                outputs.extend(self._star(tree.names(value["ColumnRef"]["fields"][:-1]), scope))
             else:
                 outputs.append((target.get("name") or _figure_name(value), self._expression(value, scope, windows)))
         return outputs
 
     # -- FROM ----------------------------------------------------------------------------------
     def _from_item(self, wrapped, scope):
-        kind, item = _node(wrapped)
+        kind, item = tree.node(wrapped)
         alias = item.get("alias")
         if kind == "RangeVar":
             schema, name = item.get("schemaname"), item["relname"]
@@ -156,7 +137,7 @@ class _Resolver:
             else:
                 found = self.catalog.lookup(schema, name)
             scope.items[alias["aliasname"] if alias else name] = (
-                _renamed(found, _names(alias.get("colnames", ()))) if alias else found)
+                _renamed(found, tree.names(alias.get("colnames", ()))) if alias else found)
         elif kind == "JoinExpr":
             self._from_item(item["larg"], scope)
             self._from_item(item["rarg"], scope)
@@ -164,7 +145,7 @@ class _Resolver:
             # A LATERAL subquery sees its siblings; any other only the enclosing levels and CTEs.
             visible = scope if item.get("lateral") else Scope(scope.parent, scope.ctes)
             derived = Derived(self.select(item["subquery"]["SelectStmt"], visible))
-            scope.items[alias["aliasname"]] = _renamed(derived, _names(alias.get("colnames", ())))
+            scope.items[alias["aliasname"]] = _renamed(derived, tree.names(alias.get("colnames", ())))
         elif kind == "RangeFunction":
             sources = {}
             for entry in item.get("functions", ()):
@@ -182,7 +163,7 @@ class _Resolver:
         if "ColumnRef" in node:
             return self._column(node["ColumnRef"], scope)
         sources = {}
-        self._walk(*_node(node), scope, windows, sources)
+        self._walk(*tree.node(node), scope, windows, sources)
         return sources
 
     def _expressions(self, nodes, scope):
@@ -200,12 +181,12 @@ class _Resolver:
             for _, inner in self.select(fields["subselect"]["SelectStmt"], scope):
                 merge(sources, inner, EXPRESSION)
             if "testexpr" in fields:
-                self._walk(*_node(fields["testexpr"]), scope, windows, sources)
+                self._walk(*tree.node(fields["testexpr"]), scope, windows, sources)
             return
         if kind == "WindowDef" and fields.get("refname") in windows:
-            self._walk(*_node(windows[fields["refname"]]), scope, windows, sources)
+            self._walk(*tree.node(windows[fields["refname"]]), scope, windows, sources)
         if kind == "FuncCall" and fields.get("over", {}).get("name") in windows:
-            self._walk(*_node(windows[fields["over"]["name"]]), scope, windows, sources)  # OVER w
+            self._walk(*tree.node(windows[fields["over"]["name"]]), scope, windows, sources)  # OVER w
         for name, value in fields.items():
             if isinstance(value, (dict, list)):
                 self._walk_value(value, _FIELD_TYPES.get(name), scope, windows, sources)
@@ -215,13 +196,13 @@ class _Resolver:
             for element in value:
                 self._walk_value(element, None, scope, windows, sources)
         elif isinstance(value, dict) and value:
-            if _is_node(value):
-                self._walk(*_node(value), scope, windows, sources)
+            if tree.is_node(value):
+                self._walk(*tree.node(value), scope, windows, sources)
             else:
                 self._walk(kind, value, scope, windows, sources)
 
     def _column(self, ref, scope):
-        names = _names(ref["fields"])
+        names = tree.names(ref["fields"])
         if _is_star(ref):
             return self._whole_row(scope.find(names[-1])) if names else {}
         column = names[-1]
@@ -289,15 +270,15 @@ def _renamed(item, names):
 
 def _figure_name(node):
     """The name the server gives an unaliased output column (its FigureColname, simplified)."""
-    kind, fields = _node(node)
+    kind, fields = tree.node(node)
     if kind == "ColumnRef":
-        names = _names(fields["fields"])
+        names = tree.names(fields["fields"])
         return names[-1] if names else "?column?"
     if kind == "FuncCall":
-        return _names(fields["funcname"])[-1]
+        return tree.names(fields["funcname"])[-1]
     if kind == "TypeCast":
         inner = _figure_name(fields["arg"])
-        return inner if inner != "?column?" else _names(fields["typeName"]["names"])[-1]
+        return inner if inner != "?column?" else tree.names(fields["typeName"]["names"])[-1]
     if kind == "A_Indirection" and "String" in fields["indirection"][-1]:
-        return _names(fields["indirection"][-1:])[0]
+        return tree.names(fields["indirection"][-1:])[0]
     return {"CaseExpr": "case", "CoalesceExpr": "coalesce"}.get(kind, "?column?")

@@ -15,7 +15,6 @@ from datetime import timezone
 
 import psycopg
 
-from pglast import ast, parse_sql
 from pglast.parser import ParseError, fingerprint
 
 from kada_collectors.lib.errors import CollectorError
@@ -23,6 +22,7 @@ from kada_collectors.lib.hwm import parse_hwm
 from kada_collectors.lib.redact import redact_credentials
 
 from ..lineage.names import RelationCatalog, parse_search_path
+from ..lineage import tree
 from ..lineage.routines import RoutineLineage, add_statement
 from ..session import APPLICATION_NAME, DatabaseUnavailable, connect
 from ..statements import is_collector_statement
@@ -32,9 +32,8 @@ from .logs import LogReadError, read_cloudwatch, read_log_files
 from .masking import mask_query
 
 log = logging.getLogger(__name__)
-STATEMENT_KINDS = {ast.SelectStmt: "SELECT", ast.InsertStmt: "INSERT", ast.UpdateStmt: "UPDATE",
-                   ast.DeleteStmt: "DELETE", ast.MergeStmt: "MERGE", ast.CreateTableAsStmt: "CREATE TABLE AS",
-                   ast.CopyStmt: "COPY"}
+STATEMENT_KINDS = {"SelectStmt": "SELECT", "InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE",
+                   "MergeStmt": "MERGE", "CreateTableAsStmt": "CREATE TABLE AS", "CopyStmt": "COPY"}
 
 
 class QueryLogFailed(CollectorError):
@@ -184,8 +183,8 @@ class QueryLogCollector:
             for text, (user, query_id, source) in statements.items():
                 result = RoutineLineage()
                 try:
-                    for raw in parse_sql(text):
-                        add_statement(raw.stmt, parse_search_path(catalog.default_search_path, user), catalog, result)
+                    for statement in tree.parse(text):
+                        add_statement(statement, parse_search_path(catalog.default_search_path, user), catalog, result)
                 except ParseError:
                     continue
                 for (read, written), kinds in result.flows.items():
@@ -201,27 +200,27 @@ class QueryLogCollector:
 def statement_type(text):
     """SELECT, INSERT, ... as PostgreSQL's grammar sees the (first) statement; else its first word."""
     try:
-        statements = parse_sql(text)
+        statements = tree.parse(text)
     except ParseError:
         words = text.split(None, 1)
         return words[0].upper() if words else ""
     if not statements:
         return ""
-    node = statements[0].stmt
-    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
+    kind, fields = tree.node(statements[0])
+    if kind == "SelectStmt" and "intoClause" in fields:
         return "SELECT INTO"
-    return STATEMENT_KINDS.get(type(node)) or _utility_name(node)
+    return STATEMENT_KINDS.get(kind) or _utility_name(kind)
 
 
 UTILITY_NAMES = {"VariableSetStmt": "SET", "VariableShowStmt": "SHOW", "TransactionStmt": "TRANSACTION",
                  "ExplainStmt": "EXPLAIN", "DoStmt": "DO", "ExecuteStmt": "EXECUTE", "PrepareStmt": "PREPARE"}
 
 
-def _utility_name(node):
+def _utility_name(kind):
     """CreateStmt -> CREATE, AlterTableStmt -> ALTER TABLE: readable without a table of names."""
-    if type(node).__name__ in UTILITY_NAMES:
-        return UTILITY_NAMES[type(node).__name__]
-    name = type(node).__name__.removesuffix("Stmt")
+    if kind in UTILITY_NAMES:
+        return UTILITY_NAMES[kind]
+    name = kind.removesuffix("Stmt")
     words, current = [], ""
     for ch in name:
         if ch.isupper() and current:
