@@ -26,6 +26,7 @@ import re
 import sqlite3
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from .errors import CollectorError
 
@@ -124,6 +125,10 @@ class SnapshotStore:
             self._db.execute("UPDATE snapshots SET complete = 1 WHERE id = ?", (writer.snapshot,))
 
     def discard(self, writer):
+        try:
+            writer.close()
+        except (OSError, sqlite3.Error):
+            pass  # the snapshot is dropped whatever its last batch did
         with self._transaction():
             self._delete([writer.snapshot])
 
@@ -190,23 +195,30 @@ def _parse(lines):
 
 
 class SnapshotWriter:
-    """Adds objects to one snapshot: their lines are held by bucket until ``PENDING`` or more are."""
+    """Adds objects to one snapshot. Their lines are held by bucket, then written ``PENDING`` at a
+    time on a thread of its own, one batch in flight at most: SQLite lets go of the GIL while it
+    writes, so the writing overlaps with reading the next rows instead of holding up the server."""
 
     def __init__(self, store, snapshot):
         self._store, self.snapshot = store, snapshot
         self._buckets = [[] for _ in range(BUCKETS)]
+        self._digests = [0] * BUCKETS
         self._pending = 0
+        self._worker = None
+        self._in_flight = None
 
     def add(self, objects):
         """Add (object_type, object_id, payload) triples as stored: type and id as CSV field content
         (bytes, quotes doubled: as the contract's files have them), the payload in hex (ASCII bytes)."""
-        buckets, checksum = self._buckets, zlib.crc32
+        buckets, digests, checksum = self._buckets, self._digests, zlib.crc32
         for object_type, object_id, payload in objects:
-            buckets[checksum(object_id) % BUCKETS].append(
-                b"".join((b'"', object_type, b'"|"', object_id, b'"|"', payload, b'"\n')))
+            line = b"".join((b'"', object_type, b'"|"', object_id, b'"|"', payload, b'"\n'))
+            bucket = checksum(object_id) % BUCKETS
+            buckets[bucket].append(line)
+            digests[bucket] += checksum(line)
         self._pending += len(objects)
         if self._pending >= PENDING:
-            self.flush()
+            self._hand_over()
 
     def add_text(self, objects):
         """Add (object_type, object_id, payload) triples of text, text and bytes."""
@@ -214,15 +226,39 @@ class SnapshotWriter:
                   for object_type, object_id, payload in objects])
 
     def flush(self):
-        """Write the lines held so far: one chunk per bucket, in one transaction."""
-        chunks = [(bucket, len(lines), sum(map(zlib.crc32, lines)), b"".join(lines))
+        """Write every line added so far, and wait until it is written."""
+        self._hand_over()
+        self.close()
+
+    def close(self):
+        """Wait for the batch in flight (raising its error, if any) and stop the thread."""
+        try:
+            if self._in_flight is not None:
+                self._in_flight.result()
+        finally:
+            self._in_flight = None
+            if self._worker is not None:
+                self._worker.shutdown()
+                self._worker = None
+
+    def _hand_over(self):
+        """Give the lines held to the writing thread: one chunk per bucket, in one transaction."""
+        chunks = [(bucket, len(lines), self._digests[bucket], b"".join(lines))
                   for bucket, lines in enumerate(self._buckets) if lines]
-        if chunks:
-            with self._store._transaction():
-                self._store._db.executemany(f"INSERT INTO {_chunks(self.snapshot)} VALUES (?, ?, ?, ?)", chunks)
-        for lines in self._buckets:
-            lines.clear()
+        self._buckets = [[] for _ in range(BUCKETS)]
+        self._digests = [0] * BUCKETS
         self._pending = 0
+        if not chunks:
+            return
+        if self._in_flight is not None:
+            self._in_flight.result()
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-snapshot")
+        self._in_flight = self._worker.submit(self._write, chunks)
+
+    def _write(self, chunks):
+        with self._store._transaction():
+            self._store._db.executemany(f"INSERT INTO {_chunks(self.snapshot)} VALUES (?, ?, ?, ?)", chunks)
 
 
 class _Transaction:
