@@ -25,6 +25,7 @@ from .contract import (
     UNIQUE_COLUMNS,
 )
 from .hwm import HWM_FORMAT
+from .writer import sha256_of
 
 MAX_PROBLEMS_PER_FILE = 20
 _CHUNK = 1 << 20  # longest piece of a line read at once; bounds memory whatever the line length
@@ -248,15 +249,6 @@ def _check_unlisted_file(folder, name, report):
     with _FileProblems(name, report) as problems:
         problems.add("no manifest lists it, so no completed run wrote it; delete it or re-run the collector")
         _check_extract_content(os.path.join(folder, name), name, problems, report)
-
-
-def sha256_of(path):
-    """The SHA-256 (hex) of a file, read in pieces."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def _check_extract_content(path, name, problems, report):

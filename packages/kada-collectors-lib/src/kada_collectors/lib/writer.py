@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -143,11 +144,13 @@ class WrittenFile:
 
 
 class Part:
-    """Rows of one extract from one database, in a hidden temp file until appended or discarded."""
+    """Rows of one extract from one database, in a hidden temp file until appended or discarded.
+    It starts with the file's header, so that the first part appended can become the file."""
 
     def __init__(self, extract_file, label):
         self.path = os.path.join(extract_file.folder, f".{extract_file.name}.{label}.part")
         self._raw = open(self.path, "wb")
+        self._raw.write(extract_file.header)
         self._encoder = _Encoder(self._raw, extract_file.compress)
         # Appends bytes already in the contract's CSV form; the caller adds their records to
         # ``rows``. The encoder's own write: it is called once per record the server sends.
@@ -181,46 +184,61 @@ class ExtractFile:
         self.name = extract_file_name(source, extract, stamp, compress)
         self.path = os.path.join(folder, self.name)
         self._tmp_path = os.path.join(folder, f".{self.name}.tmp")
-        self._raw = open(self._tmp_path, "wb")
-        self._sha = hashlib.sha256()
-        self._bytes = 0
         self.rows = 0
         header = io.BytesIO()
         encoder = _Encoder(header, compress)
         encoder.csv.writerow(self.columns)
         encoder.close()
-        self._append_bytes(header.getvalue())
-
-    def _append_bytes(self, data):
-        self._raw.write(data)
-        self._sha.update(data)
-        self._bytes += len(data)
+        self.header = header.getvalue()
+        self._raw = open(self._tmp_path, "wb")
+        self._raw.write(self.header)
+        self._appended = False
 
     def part(self, label):
         return Part(self, label)
 
     def append(self, part):
-        """Move a finished part's rows into the file."""
+        """Move a finished part's rows into the file: the first part becomes the file (it starts with
+        the header), the rows of the others are copied after it."""
         part.close()
-        with open(part.path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                self._append_bytes(chunk)
+        if not self._appended:
+            self._raw.close()
+            # Not a rename over the header-only file: ext4 would write the part out at once
+            # (auto_da_alloc), a cost commit's fsync pays anyway.
+            os.unlink(self._tmp_path)
+            os.rename(part.path, self._tmp_path)
+            self._raw = open(self._tmp_path, "ab")
+        else:
+            with open(part.path, "rb") as f:
+                f.seek(len(self.header))
+                shutil.copyfileobj(f, self._raw, 1 << 20)
+            os.unlink(part.path)
+        self._appended = True
         self.rows += part.rows
-        os.unlink(part.path)
 
     def commit(self):
         """fsync, then rename into place: readers see the whole file or none."""
         self._raw.flush()
         os.fsync(self._raw.fileno())
         self._raw.close()
+        sha256, size = sha256_of(self._tmp_path), os.path.getsize(self._tmp_path)
         os.replace(self._tmp_path, self.path)
-        return WrittenFile(self.extract, self.name, self.path, self.rows, self._bytes, self._sha.hexdigest())
+        return WrittenFile(self.extract, self.name, self.path, self.rows, size, sha256)
 
     def discard(self):
         if not self._raw.closed:
             self._raw.close()
         if os.path.exists(self._tmp_path):
             os.unlink(self._tmp_path)
+
+
+def sha256_of(path):
+    """The SHA-256 (hex) of a file, read in pieces."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 def write_json_atomically(path, document):

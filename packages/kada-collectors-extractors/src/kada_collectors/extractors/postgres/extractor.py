@@ -138,7 +138,9 @@ class Extractor:
                                               store, (start_hwm, end_hwm))
                 query_log_error = self._collect_query_log(collector, files)
                 query_log_report, query_log_warnings = collector.report, collector.warnings
-            written = [f.commit() for f in files.values()]
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kada-commit") as pool:
+                # fsync waits on the disk and hashing lets go of the GIL: two files at a time.
+                written = list(pool.map(ExtractFile.commit, files.values()))
             # A repeated window needs the snapshots at its start: keep from start_hwm on.
             for dbname in selection.names:
                 ChangeEvents.prune(store, self._settings["host"], dbname, start_hwm, SNAPSHOTS_KEPT_OLDER)

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from ..hwm import publish_hwm
-from ..validate import sha256_of
+from ..writer import sha256_of
 from .base import Store, RemoteFile
 from .errors import HWMConflict, LandingError
 
