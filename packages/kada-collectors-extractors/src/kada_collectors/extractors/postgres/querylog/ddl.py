@@ -7,18 +7,16 @@ search_path). Functions are left to the snapshot comparison: their identity need
 as the catalog prints them.
 """
 
-from pglast import ast, parse_sql
-from pglast.enums import ObjectType
 from pglast.parser import ParseError
 
+from ..lineage import tree
 from ..lineage.names import quote_ident
 
 EVIDENCE = "DDL_LOG"
 OBJECT_TYPES = {
-    ObjectType.OBJECT_SCHEMA: "SCHEMA", ObjectType.OBJECT_TABLE: "TABLE", ObjectType.OBJECT_VIEW: "VIEW",
-    ObjectType.OBJECT_MATVIEW: "MATERIALIZED_VIEW", ObjectType.OBJECT_INDEX: "INDEX",
-    ObjectType.OBJECT_SEQUENCE: "SEQUENCE", ObjectType.OBJECT_FOREIGN_TABLE: "FOREIGN_TABLE",
-    ObjectType.OBJECT_TYPE: "TYPE", ObjectType.OBJECT_DOMAIN: "DOMAIN",
+    "OBJECT_SCHEMA": "SCHEMA", "OBJECT_TABLE": "TABLE", "OBJECT_VIEW": "VIEW", "OBJECT_MATVIEW": "MATERIALIZED_VIEW",
+    "OBJECT_INDEX": "INDEX", "OBJECT_SEQUENCE": "SEQUENCE", "OBJECT_FOREIGN_TABLE": "FOREIGN_TABLE",
+    "OBJECT_TYPE": "TYPE", "OBJECT_DOMAIN": "DOMAIN",
 }
 DEFAULT_SCHEMA = "public"
 
@@ -27,12 +25,12 @@ def ddl_events(text, database, user, host):
     """[(EVENT_TYPE, OBJECT_TYPE, OBJECT_ID, HOST, DATABASE_NAME, USER_NAME, EVIDENCE)] of the DDL
     statements of ``text`` (none when it is not DDL, or cannot be parsed)."""
     try:
-        statements = parse_sql(text)
+        statements = tree.parse(text)
     except ParseError:
         return []
     events = []
-    for raw in statements:
-        found = _describe(raw.stmt)
+    for statement in statements:
+        found = _describe(*tree.node(statement))
         for names in found[2] if found else ():
             if found[1] != "SCHEMA" and len(names) == 1:
                 names = [DEFAULT_SCHEMA, *names]
@@ -41,47 +39,49 @@ def ddl_events(text, database, user, host):
     return events
 
 
-def _describe(node):
-    """(event, object type, [[schema,] name, ...]) of a DDL statement, or None."""
-    if isinstance(node, ast.DropStmt) and node.removeType in OBJECT_TYPES:
-        return "DROPPED", OBJECT_TYPES[node.removeType], [_names(o) for o in node.objects or ()]
-    found = _describe_one(node)
+def _describe(kind, fields):
+    """(event, object type, [[schema,] name, ...]) of a DDL statement (its type and fields), or None."""
+    if kind == "DropStmt" and fields.get("removeType") in OBJECT_TYPES:
+        return "DROPPED", OBJECT_TYPES[fields["removeType"]], [_names(o) for o in fields.get("objects", ())]
+    found = _describe_one(kind, fields)
     return (found[0], found[1], [found[2]]) if found else None
 
 
-def _describe_one(node):
-    if isinstance(node, ast.CreateSchemaStmt):
-        return "CREATED", "SCHEMA", [node.schemaname]
-    if isinstance(node, ast.CreateForeignTableStmt):
-        return "CREATED", "FOREIGN_TABLE", _range_var(node.base.relation)
-    if isinstance(node, ast.CreateStmt):
-        return "CREATED", "PARTITIONED_TABLE" if node.partspec else "TABLE", _range_var(node.relation)
-    if isinstance(node, ast.ViewStmt):
-        return "CREATED", "VIEW", _range_var(node.view)
-    if isinstance(node, ast.CreateTableAsStmt):
-        kind = "MATERIALIZED_VIEW" if node.objtype == ObjectType.OBJECT_MATVIEW else "TABLE"
-        return "CREATED", kind, _range_var(node.into.rel)
-    if isinstance(node, ast.IndexStmt) and node.idxname:
-        schema = node.relation.schemaname or DEFAULT_SCHEMA
-        return "CREATED", "INDEX", [schema, node.idxname]
-    if isinstance(node, ast.CreateSeqStmt):
-        return "CREATED", "SEQUENCE", _range_var(node.sequence)
-    if isinstance(node, ast.AlterTableStmt) and node.objtype in OBJECT_TYPES:
-        return "ALTERED", OBJECT_TYPES[node.objtype], _range_var(node.relation)
-    if isinstance(node, ast.RenameStmt) and node.renameType in OBJECT_TYPES and node.relation is not None:
-        return "ALTERED", OBJECT_TYPES[node.renameType], _range_var(node.relation)
-    if isinstance(node, ast.CommentStmt) and node.objtype in OBJECT_TYPES:
-        return "ALTERED", OBJECT_TYPES[node.objtype], _names(node.object)
+def _describe_one(kind, fields):
+    if kind == "CreateSchemaStmt":  # CREATE SCHEMA AUTHORIZATION r names it after the role
+        name = fields.get("schemaname") or fields.get("authrole", {}).get("rolename")
+        return ("CREATED", "SCHEMA", [name]) if name else None
+    if kind == "CreateForeignTableStmt":
+        return "CREATED", "FOREIGN_TABLE", _range_var(fields["base"]["relation"])
+    if kind == "CreateStmt":
+        return "CREATED", "PARTITIONED_TABLE" if "partspec" in fields else "TABLE", _range_var(fields["relation"])
+    if kind == "ViewStmt":
+        return "CREATED", "VIEW", _range_var(fields["view"])
+    if kind == "CreateTableAsStmt":
+        created = "MATERIALIZED_VIEW" if fields.get("objtype") == "OBJECT_MATVIEW" else "TABLE"
+        return "CREATED", created, _range_var(fields["into"]["rel"])
+    if kind == "IndexStmt" and fields.get("idxname"):
+        schema = fields["relation"].get("schemaname") or DEFAULT_SCHEMA
+        return "CREATED", "INDEX", [schema, fields["idxname"]]
+    if kind == "CreateSeqStmt":
+        return "CREATED", "SEQUENCE", _range_var(fields["sequence"])
+    if kind == "AlterTableStmt" and fields.get("objtype") in OBJECT_TYPES:
+        return "ALTERED", OBJECT_TYPES[fields["objtype"]], _range_var(fields["relation"])
+    if kind == "RenameStmt" and fields.get("renameType") in OBJECT_TYPES and "relation" in fields:
+        return "ALTERED", OBJECT_TYPES[fields["renameType"]], _range_var(fields["relation"])
+    if kind == "CommentStmt" and fields.get("objtype") in OBJECT_TYPES:
+        return "ALTERED", OBJECT_TYPES[fields["objtype"]], _names(fields["object"])
     return None
 
 
 def _range_var(range_var):
-    return [range_var.schemaname, range_var.relname] if range_var.schemaname else [range_var.relname]
+    schema = range_var.get("schemaname")
+    return [schema, range_var["relname"]] if schema else [range_var["relname"]]
 
 
 def _names(value):
-    if isinstance(value, ast.String):
-        return [value.sval]
-    if isinstance(value, ast.TypeName):
-        return [n.sval for n in value.names]
-    return [n.sval for n in value if isinstance(n, ast.String)]
+    """The name parts of a dropped or commented object: a name, a qualified name, or a type's."""
+    kind, fields = tree.node(value)
+    if kind == "String":
+        return [fields.get("sval", "")]
+    return tree.names(fields["names"] if kind == "TypeName" else fields.get("items", ()))
