@@ -271,7 +271,7 @@ def _print_report(report):
               f"(batches included); longest: {st['longest']['name']} {st['longest']['seconds']:.3f}s")
         if pss:
             print(f"pg_stat_statements: {pss['executions']} COPY executions, {pss['round_trips']} statements in all "
-                  f"(column checks, savepoints, session setup), {pss['server_seconds']:.2f}s of server time")
+                  f"(savepoints, session setup, batch keys), {pss['server_seconds']:.2f}s of server time")
         if run["profile"]:
             print(f"\nprofile ({run['profile']['path']}), own time by function:")
             for row in run["profile"]["top"]:

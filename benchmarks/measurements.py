@@ -148,8 +148,8 @@ def reset_statement_stats(dsn):
         return False
 
 
-# A named statement's COPY, as the extractor tags it (statements.tagged); its "LIMIT 0" look at
-# the columns carries the same tag and is counted apart.
+# A named statement's COPY, as the extractor tags it (statements.tagged). Its columns are read
+# with the protocol's Describe, which runs nothing for pg_stat_statements to count.
 _NAMED_COPY = re.compile(r"^COPY\b.*/\* kada-collector (\w+_SQL) \*/", re.DOTALL)
 
 
@@ -168,7 +168,7 @@ def statement_stats(dsn):
     named, other_ms = {}, 0.0
     for text, calls, total_ms in rows:
         match = _NAMED_COPY.match(text.strip())
-        if not match:  # session setup, savepoints, column checks, the batch keys query, the unknown-kinds check
+        if not match:  # session setup, savepoints, the batch keys query, the unknown-kinds check
             other_ms += total_ms
             continue
         entry = named.setdefault(match.group(1), {"executions": 0, "server_seconds": 0.0})

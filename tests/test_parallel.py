@@ -1,10 +1,7 @@
 """Databases extracted side by side, never more sessions than max_connections, same files."""
 
-import threading
-
-import psycopg
-
 from collect import run_extract
+from watch import SESSIONS_SQL, PeakCount
 
 NAMES = [f"many_{i}" for i in range(6)]
 
@@ -13,22 +10,6 @@ def make_databases(server):
     for i, name in enumerate(NAMES):
         server.create_database(name)
         server.execute(f"CREATE TABLE t{i} (id int PRIMARY KEY, v text); CREATE VIEW v{i} AS SELECT v FROM t{i}", name)
-
-
-class SessionWatch(threading.Thread):
-    """Counts the collector's sessions on the server while a run goes on."""
-
-    def __init__(self, server):
-        super().__init__(daemon=True)
-        self.server, self.most, self.done = server, 0, threading.Event()
-
-    def run(self):
-        with psycopg.connect(self.server.dsn(), autocommit=True) as conn:
-            while not self.done.is_set():
-                (count,) = conn.execute("SELECT count(*) FROM pg_stat_activity "
-                                        "WHERE application_name LIKE 'kada-collector/%'").fetchone()
-                self.most = max(self.most, count)
-                self.done.wait(0.005)
 
 
 def slow(extractor):  # each database takes a moment, so that their extractions overlap
@@ -40,13 +21,8 @@ def test_parallel_runs_match_sequential_and_respect_the_bound(pg18, tmp_path):
     make_databases(pg18)
     try:
         sequential = run_extract(pg18, NAMES, tmp_path / "one", max_connections=1)
-        watch = SessionWatch(pg18)
-        watch.start()
-        try:
+        with PeakCount(pg18, SESSIONS_SQL) as watch:
             parallel = run_extract(pg18, NAMES, tmp_path / "two", max_connections=2, prepare=slow)
-        finally:
-            watch.done.set()
-            watch.join()
     finally:
         for name in NAMES:
             pg18.drop_database(name)

@@ -12,6 +12,7 @@ from collect import load_manifest, run_extract
 from conftest import LOW_PRIVILEGE_USER, SHOP
 from kada_collectors.lib.errors import ExtractError, HWMError
 from kada_collectors.lib.validate import validate_folder
+from watch import RELATION_LOCKS_SQL, PeakCount
 
 SEED_ROLES_OFF = """SELECT DISTINCT 'USER' AS "OBJECT_TYPE", '' AS "OBJECT_ID", '' AS "USER", '' AS "ROLE" where 1 = 2"""
 
@@ -212,12 +213,8 @@ def test_views_are_deparsed_in_batches_holding_few_locks(pg18, tmp_path):
         def slowly(extractor):
             text = extractor.get_sql("VIEWS_SQL").replace("WHERE c.oid", "WHERE pg_sleep(0.001) IS NOT NULL AND c.oid")
             extractor.overwrite_sql("VIEWS_SQL", text.replace(*change) if change else text)
-        watch = LockWatch(pg18)
-        watch.start()
-        try:
+        with PeakCount(pg18, RELATION_LOCKS_SQL) as watch:
             extract = run_extract(pg18, ["many_views"], tmp_path / str(bool(change)), prepare=slowly)
-        finally:
-            watch.stop()
         views = extract.metadata("VIEW")
         assert len(views) == 450 and all(v["DEFINITION"] for v in views)
         return watch.most
@@ -227,24 +224,3 @@ def test_views_are_deparsed_in_batches_holding_few_locks(pg18, tmp_path):
     # The same statement without the batch placeholder runs in one piece: every lock at once.
     assert most_locks("c.oid = ANY ({3}::oid[])", "true") > 450
     pg18.execute("DROP DATABASE many_views")
-
-
-class LockWatch(threading.Thread):
-    """The most relation locks the collector's sessions held at once, polled from another session."""
-
-    def __init__(self, server):
-        super().__init__(daemon=True)
-        self.server, self.most, self._done = server, 0, threading.Event()
-
-    def run(self):
-        with psycopg.connect(self.server.dsn(), autocommit=True) as conn:
-            while not self._done.is_set():
-                (count,) = conn.execute(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE a.application_name LIKE 'kada-collector/%' AND l.locktype = 'relation'").fetchone()
-                self.most = max(self.most, count)
-                self._done.wait(0.003)
-
-    def stop(self):
-        self._done.set()
-        self.join()

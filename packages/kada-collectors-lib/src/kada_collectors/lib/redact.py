@@ -22,7 +22,8 @@ _KEY_VALUE = re.compile(_KEY_VALUE_PATTERN, re.IGNORECASE)
 _URI_USERINFO = re.compile(_URI_PATTERN, re.IGNORECASE)
 # For PostgreSQL's advanced regular expressions, whose word boundary is \y; flags 'gi'.
 SQL_PATTERNS = tuple(p.replace(r"\b", r"\y") for p in (_KEY_VALUE_PATTERN, _URI_PATTERN))
-SQL_REPLACEMENT = r"\1" + REDACTED
+# Both patterns keep their first group (the key, or the URI up to the secret) and drop the value.
+REPLACEMENT = r"\1" + REDACTED
 
 
 def redact_credentials(text):
@@ -31,5 +32,5 @@ def redact_credentials(text):
     # neither, and this check is far cheaper than the regular expressions.
     if not text or ("=" not in text and ":" not in text):
         return text
-    text = _KEY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
-    return _URI_USERINFO.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _KEY_VALUE.sub(REPLACEMENT, text)
+    return _URI_USERINFO.sub(REPLACEMENT, text)

@@ -91,12 +91,10 @@ class ChangeEvents:
             detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
             if object_id.startswith(b"."):
                 object_id = self._prefix[:-1] + object_id
-            self._write(event, object_type, object_id, self._tail_with(detail) if detail else self._tail)
+            tail = self._tail_with(detail) if detail else self._tail
+            self.part.write_csv(b"".join((self._head[event], object_type, b'"|"', object_id, tail)))
+            self.part.rows += 1
         return []
-
-    def _write(self, event, object_type, object_id, tail=None):
-        self.part.write_csv(b"".join((self._head[event], object_type, b'"|"', object_id, tail or self._tail)))
-        self.part.rows += 1
 
     def _tail_with(self, detail):
         """The fields after OBJECT_ID, with the record end."""

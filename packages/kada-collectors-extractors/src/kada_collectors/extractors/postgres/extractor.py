@@ -15,7 +15,7 @@ from kada_collectors.lib.config import settings_for_manifest
 from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
-from kada_collectors.lib.redact import SQL_PATTERNS, SQL_REPLACEMENT, redact_credentials
+from kada_collectors.lib.redact import REPLACEMENT, SQL_PATTERNS, redact_credentials
 from kada_collectors.lib.snapshots import SnapshotStore
 from kada_collectors.lib.writer import ExtractFile, csv_values, write_json_atomically
 
@@ -421,7 +421,7 @@ def _rendered(column, type_oid, redacted=False):
     if redacted:
         for pattern in SQL_PATTERNS:
             text = sql.SQL("regexp_replace({}, {}, {}, 'gi')").format(text, sql.Literal(pattern),
-                                                                      sql.Literal(SQL_REPLACEMENT))
+                                                                      sql.Literal(REPLACEMENT))
         # A match of either pattern holds '=' or a ':' after something else than a double quote
         # (key=value, key: value, scheme://user:secret@): the regular expressions are skipped for
         # other text, which includes JSON whose only colons are its own ("key": value).
