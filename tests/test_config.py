@@ -106,3 +106,14 @@ def test_named_sql_is_listed_read_and_replaced():
         extractor.get_sql("NOPE_SQL")
     with pytest.raises(ExtractError, match="needs the SQL text"):
         extractor.overwrite_sql("ROLES_SQL", "  ")
+
+
+@pytest.mark.parametrize("setting, example", [
+    ("output_path", "/var/lib/kada/output"),
+    ("password_file", "/etc/kada/postgres_password"),
+    ("snapshot_path", "/var/lib/kada/kada_postgres_snapshots.sqlite"),
+])
+def test_a_relative_path_gets_an_example_that_fits_the_setting(setting, example):
+    changes = {setting: "relative/path"} if setting != "password_file" else {"password": None, setting: "pw"}
+    assert f"'{setting}' must be an absolute path, got \"" in "\n".join(problems(**changes))
+    assert any(p.startswith(f"'{setting}'") and p.endswith(f'e.g. "{example}"') for p in problems(**changes))

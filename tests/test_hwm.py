@@ -52,6 +52,16 @@ def test_a_corrupt_file_is_an_error_naming_file_and_format(tmp_path, content):
     assert str(path) in str(caught.value) and "YYYY-MM-DD HH:MM:SS" in str(caught.value)
 
 
+def test_bytes_that_are_not_text_are_a_corrupt_file_not_a_permissions_problem(tmp_path):
+    path = tmp_path / "postgres_hwm.txt"
+    path.write_bytes(b"\xff\xfe2026-03-01\x80")
+    with pytest.raises(HWMError) as caught:
+        get_hwm("postgres", str(tmp_path))
+    message = str(caught.value)
+    assert f"HWM file {path} is corrupt" in message and "not UTF-8" in message
+    assert "'YYYY-MM-DD HH:MM:SS'" in message and "permissions" not in message
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_an_unreadable_file_is_an_error(tmp_path):
     path = tmp_path / "postgres_hwm.txt"

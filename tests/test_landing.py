@@ -371,3 +371,12 @@ def test_progress_shows_on_a_terminal_only(pg18, tmp_path):
     assert b"\r[1/" in seen and b"%" in seen, seen[-2000:]
     last = seen.replace(b"\r\n", b"\n").rsplit(b"\r", 1)[-1]  # the terminal turns \n into \r\n
     assert b"INFO kada_collectors.cli: landed postgres_manifest_" in last, "the status line is cleared at the end"
+
+
+@pytest.mark.parametrize("key, hint", [
+    ("regoin", "; known settings: landing.hwm, landing.path, landing.type"),  # no close name: all of them
+    ("pth", "; did you mean 'landing.path'?"),
+])
+def test_only_close_names_are_suggested(key, hint):
+    found = problems({"type": "local", "path": "/mnt/landing", key: "x"})
+    assert f"unknown setting 'landing.{key}'{hint}" in found, found

@@ -49,6 +49,14 @@ def load_config(path):
     return config
 
 
+def absolute_path(example: str) -> Callable[[str], Optional[str]]:
+    """A ``Setting.check`` that a path is absolute; its message shows ``example``, a path that fits
+    the setting."""
+    def check(value: str) -> Optional[str]:
+        return None if os.path.isabs(value) else f"must be an absolute path, got {describe(value)}; e.g. \"{example}\""
+    return check
+
+
 def _type_ok(value, expected):
     if expected is int:  # JSON true/false must not pass for a number
         return isinstance(value, int) and not isinstance(value, bool)
@@ -63,6 +71,18 @@ def describe(value, secret=False):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _suggestion(key, known):
+    """'; did you mean ...?' for a close known name, else the list of known names. Names are
+    compared without their section prefix ('landing.'), which would make any two look alike."""
+    def bare(name):
+        return name.rpartition(".")[2]
+    by_bare = {bare(name): name for name in known}
+    close = difflib.get_close_matches(bare(key), by_bare, n=1)
+    if close:
+        return f"; did you mean '{by_bare[close[0]]}'?"
+    return f"; known settings: {', '.join(sorted(known))}"
+
+
 def validate_settings(config, settings, source="config"):
     """Return ``config`` completed with defaults, or raise ``ConfigError`` with every problem."""
     known = {s.name: s for s in settings}
@@ -71,9 +91,7 @@ def validate_settings(config, settings, source="config"):
         raise ConfigError([f"expected a mapping of settings, got {type(config).__name__}"], source)
     for key in config:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known settings: {', '.join(sorted(known))}"
-            problems.append(f"unknown setting '{key}'{hint}")
+            problems.append(f"unknown setting '{key}'{_suggestion(str(key), known)}")
     result = {}
     for s in settings:
         if s.name not in config or config[s.name] is None:

@@ -54,17 +54,22 @@ def get_hwm(prefix, file_path=None):
             text = f.read()
     except FileNotFoundError:
         return BEGINNING_OF_TIME, now_hwm()
-    except (OSError, UnicodeDecodeError) as e:
-        raise HWMError(f"cannot read HWM file {path}: {getattr(e, 'strerror', None) or e}. "
+    except UnicodeDecodeError:
+        raise _corrupt(path, "bytes that are not UTF-8 text") from None
+    except OSError as e:
+        raise HWMError(f"cannot read HWM file {path}: {e.strerror or e}. "
                        "Fix its permissions, or delete it to re-extract from the beginning of time.") from None
     try:
         start = format_hwm(text.strip())
     except HWMError:
-        raise HWMError(
-            f"HWM file {path} is corrupt: expected one line 'YYYY-MM-DD HH:MM:SS' (UTC), found {text[:40]!r}. "
-            "Write the last good value into it, or delete it to re-extract from the beginning of time."
-        ) from None
+        raise _corrupt(path, repr(text[:40])) from None
     return start, now_hwm()
+
+
+def _corrupt(path, found):
+    return HWMError(
+        f"HWM file {path} is corrupt: expected one line 'YYYY-MM-DD HH:MM:SS' (UTC), found {found}. "
+        "Write the last good value into it, or delete it to re-extract from the beginning of time.")
 
 
 def publish_hwm(prefix, date, file_path=None):

@@ -2,7 +2,7 @@
 
 import os
 
-from kada_collectors.lib.config import Setting, describe, validate_settings
+from kada_collectors.lib.config import Setting, absolute_path, describe, validate_settings
 from kada_collectors.lib.errors import ConfigError
 from kada_collectors.lib.landing.config import landing_problems
 
@@ -37,10 +37,6 @@ def _databases(value):
     return f"lists {', '.join(dupes)} more than once" if dupes else None
 
 
-def _absolute(value):
-    return None if os.path.isabs(value) else f"must be an absolute path, got {describe(value)}; e.g. \"/var/lib/kada/output\""
-
-
 def _ssl_mode(value):
     return None if value in SSL_MODES else f"must be one of {', '.join(SSL_MODES)}, got {describe(value)}"
 
@@ -51,10 +47,10 @@ SETTINGS = (
     Setting("username", str, required=True, check=_non_empty),
     Setting("password", str, secret=True),
     Setting("password_env", str, check=_non_empty),
-    Setting("password_file", str, check=_absolute),
+    Setting("password_file", str, check=absolute_path("/etc/kada/postgres_password")),
     Setting("databases", list, required=True, check=_databases),
     Setting("port", int, default=5432, check=_port),
-    Setting("output_path", str, required=True, check=_absolute),
+    Setting("output_path", str, required=True, check=absolute_path("/var/lib/kada/output")),
     Setting("mask", bool, default=True),
     Setting("compress", bool, default=False),
     Setting("meta_only", bool, default=True),
@@ -68,7 +64,7 @@ SETTINGS = (
     Setting("role_arn", str, check=role_arn_problem),
     # The change-event snapshots (SQLite); by default kada_postgres_snapshots.sqlite in the
     # working folder, next to the HWM file.
-    Setting("snapshot_path", str, check=_absolute),
+    Setting("snapshot_path", str, check=absolute_path("/var/lib/kada/kada_postgres_snapshots.sqlite")),
     Setting("connect_timeout", int, default=10, check=_positive(3600)),
     # Databases extracted at once, each on a connection of its own.
     Setting("max_connections", int, default=2, check=_positive(64)),

@@ -11,7 +11,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from ..config import Setting, describe, validate_section
+from ..config import Setting, absolute_path, describe, validate_section
 from ..errors import ConfigError
 
 LANDING_TYPES = ("local", "s3", "azure")
@@ -31,12 +31,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _non_empty(value):
     return None if value.strip() else "must not be empty"
-
-
-def _absolute(value):
-    if os.path.isabs(value):
-        return None
-    return f"must be an absolute path, got {describe(value)}; e.g. \"/mnt/landing/postgres\""
 
 
 def _prefix(value):
@@ -105,7 +99,7 @@ _REMOTE = (
     Setting("timeout_seconds", int, default=DEFAULT_TIMEOUT_SECONDS, check=_between(1, 3600)),
 )
 SETTINGS_BY_TYPE = {
-    "local": (_TYPE, Setting("path", str, required=True, check=_absolute), _HWM),
+    "local": (_TYPE, Setting("path", str, required=True, check=absolute_path("/mnt/landing/postgres")), _HWM),
     "s3": (
         _TYPE,
         Setting("bucket", str, required=True, check=_bucket),

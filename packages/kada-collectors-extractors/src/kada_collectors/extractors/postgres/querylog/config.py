@@ -13,16 +13,11 @@ pg_stat_statements is tried. ``query_log_problems`` lists every problem as a ful
 they are reported together with the rest of the config.
 """
 
-import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kada_collectors.lib.config import Setting, describe, section_problems
+from kada_collectors.lib.config import Setting, absolute_path, describe, section_problems
 
 LOG_FORMATS = ("csvlog", "jsonlog", "stderr")
-
-
-def _absolute(value):
-    return None if os.path.isabs(value) else f"must be an absolute path, got {describe(value)}"
 
 
 def _log_format(value):
@@ -42,7 +37,7 @@ def _timezone(value):
 
 
 LOG_FILES = (
-    Setting("path", str, required=True, check=_absolute),
+    Setting("path", str, required=True, check=absolute_path("/var/log/postgresql")),
     Setting("format", str, required=True, check=_log_format),
     Setting("line_prefix", str, check=_non_empty),
     Setting("log_timezone", str, check=_timezone),
