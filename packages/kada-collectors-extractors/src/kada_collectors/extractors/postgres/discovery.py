@@ -97,19 +97,16 @@ def select_databases(settings, password):
 
 def read_pg_database(settings, password):
     """The rows of DATABASES_SQL, read through the first maintenance database that can be used."""
-    problems = []
+    problems, kind = [], None
     for dbname in MAINTENANCE_DATABASES:
         try:
             with connect(settings, password, dbname) as conn:
                 return conn.execute(DATABASES_SQL).fetchall(), dbname
         except DatabaseUnavailable as e:
             problems.append(str(e))
-            if _unreachable(str(e)):
+            if e.server_wide:
+                kind = e.kind
                 break  # the next database would fail the same way
     raise DatabaseUnavailable(
         f"cannot list the databases for \"databases\": [\"{ALL_DATABASES}\"]: no maintenance database "
-        f"({', '.join(MAINTENANCE_DATABASES)}) could be used:\n" + "\n".join(f"    {p}" for p in problems))
-
-
-def _unreachable(message):
-    return message.startswith(("cannot reach", "TLS ")) or "authentication refused" in message
+        f"({', '.join(MAINTENANCE_DATABASES)}) could be used:\n" + "\n".join(f"    {p}" for p in problems), kind=kind)
