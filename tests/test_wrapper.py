@@ -1,6 +1,7 @@
 """The customer's faces, run as customers run them: the example wrapper script and the commands."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -192,3 +193,20 @@ def test_validate_command(shop_extract, tmp_path):
     metadata.write_bytes(metadata.read_bytes().replace(b'"|"', b'|', 1))
     bad = run([str(BIN / "kada-collector"), "validate", str(broken)], cwd=tmp_path)
     assert bad.returncode != 0 and metadata.name in bad.stdout
+
+
+def test_the_safety_figures_script_measures_the_wrapper(pg18, tmp_path):
+    """benchmarks/safety_wrapper.py (the figures of docs/operations.md) runs against a real server."""
+    script = Path(__file__).parents[1] / "benchmarks" / "safety_wrapper.py"
+    env = {**os.environ, "PGPASSWORD": pg18.password}  # not on the command line
+    result = subprocess.run([sys.executable, str(script), "--dsn", pg18.dsn(user=pg18.superuser)], check=False,
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["one_bad_database.extracted"] == "1 of 3" and figures["one_bad_database.hwm_published"] == "no"
+    assert figures["one_bad_database.failed_with_fix_in_manifest"] == 2
+    codes = {case: figures[f"{case}.exit_code"] for case in ("bad_config", "corrupt_hwm", "unreachable", "wrong_password")}
+    assert codes == {"bad_config": 2, "corrupt_hwm": 2, "unreachable": 1, "wrong_password": 1}
+    assert sum(v for k, v in figures.items() if k.endswith(".tracebacks") and not k.startswith("bug.")) == 0
+    assert (figures["bug.tracebacks"], figures["bug.secret_shown"]) == (1, 0)
+    assert figures["password_in_uri.outputs_checked"] == 9 and figures["password_in_uri.outputs_showing_it"] == 0

@@ -10,11 +10,13 @@ internal ``rdsadmin``. The list is read from ``pg_database`` through the ``postg
 
 from dataclasses import dataclass, field
 
+import psycopg
+
 from kada_collectors.lib.errors import CollectorError
 
 from .access import ALL_DATABASES, is_all_databases
 from .rds import RDS_INTERNAL_DATABASES
-from .session import DatabaseUnavailable, connect
+from .session import DatabaseUnavailable, connect, explain_query_error
 from .statements import tagged
 
 # Tried in order to read pg_database.
@@ -102,6 +104,8 @@ def read_pg_database(settings, password):
         try:
             with connect(settings, password, dbname) as conn:
                 return conn.execute(DATABASES_SQL).fetchall(), dbname
+        except psycopg.Error as e:  # connected, but the list could not be read
+            problems.append(f"database {dbname!r}: {explain_query_error(e, 'DATABASES_SQL', settings)}")
         except DatabaseUnavailable as e:
             problems.append(str(e))
             if e.server_wide:
