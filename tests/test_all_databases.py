@@ -110,3 +110,13 @@ def test_the_airflow_factory_keeps_star_as_one_unit(tmp_path):
     units = factory.plan_units(tmp_path, "database")
     assert [(u["name"], u["database"]) for u in units] == [("all", None)]
     assert factory.unit_config(units[0])["databases"] == ["*"]
+
+
+def test_a_maintenance_database_whose_list_cannot_be_read_is_passed_over(star_server, tmp_path):
+    """Connected, but reading pg_database there fails: the next maintenance database serves."""
+    star_server.execute("REVOKE SELECT ON pg_catalog.pg_database FROM PUBLIC", "postgres")
+    try:
+        selection = select_databases(*validate_config(config(star_server, tmp_path)))
+    finally:
+        star_server.execute("GRANT SELECT ON pg_catalog.pg_database TO PUBLIC", "postgres")
+    assert selection.names == EXPECTED and selection.maintenance_database == "template1"

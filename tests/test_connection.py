@@ -7,6 +7,8 @@ import pytest
 from collect import extractor_config
 from conftest import SHOP
 from kada_collectors.extractors.postgres import Extractor
+from kada_collectors.extractors.postgres.session import DatabaseUnavailable, connect
+from kada_collectors.extractors.postgres.settings import validate_config
 from kada_collectors.lib.errors import CollectorError
 
 SECRET = "Wr0ng-But-Secret"
@@ -42,10 +44,40 @@ def test_authentication_refused(shop, tmp_path):
     assert SECRET not in message
 
 
-def test_database_missing(shop, tmp_path):
-    message = failure(extractor_config(shop, [SHOP, "no_such_db"], tmp_path))
-    assert "database 'no_such_db' does not exist" in message
-    assert SHOP not in message.replace("no_such_db", ""), "only the failing database is named"
+def test_a_missing_database_is_a_warning_and_the_others_pass(shop, tmp_path, caplog):
+    assert Extractor(**extractor_config(shop, [SHOP, "no_such_db"], tmp_path)).test_connection()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "database 'no_such_db' does not exist" in warnings[0]
+    assert "Check the 'databases' list" in warnings[0] and "the run then fails" in warnings[0]
+
+
+def test_no_database_that_can_be_used_fails(shop, tmp_path):
+    message = failure(extractor_config(shop, ["no_such_db", "nor_this_one"], tmp_path))
+    assert "no configured database can be used" in message
+    assert "'no_such_db' does not exist" in message and "'nor_this_one' does not exist" in message
+
+
+def test_what_stops_every_database_stops_at_the_first(shop, tmp_path):
+    """A wrong password fails the first database and is not tried on the next ones."""
+    message = failure(extractor_config(shop, ["no_such_db", SHOP], tmp_path, password=SECRET))
+    assert message.count("authentication refused") == 1 and SECRET not in message
+
+
+@pytest.mark.parametrize("case", ["unreachable", "auth", "database"])
+def test_one_classification_of_connect_errors(shop, tmp_path, case):
+    """What a failed connection is (its kind, whether it stops every database) and how it is worded agree."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    overrides = {"unreachable": {"port": free_port, "connect_timeout": 2}, "auth": {"password": SECRET},
+                 "database": {}}[case]
+    settings, password = validate_config(extractor_config(shop, [SHOP], tmp_path, **overrides))
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(settings, password, "no_such_db")
+    error = caught.value
+    opening = {"unreachable": "cannot reach PostgreSQL", "auth": "authentication refused",
+               "database": "database 'no_such_db' does not exist"}[case]
+    assert (error.kind, error.server_wide, str(error).startswith(opening)) == (case, case != "database", True)
 
 
 def test_connect_not_granted(shop, tmp_path):

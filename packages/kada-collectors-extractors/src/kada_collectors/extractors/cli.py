@@ -14,12 +14,12 @@ from typing import Optional
 
 from kada_collectors.lib.config import validate_settings
 from kada_collectors.lib.contract import STAMP_FORMAT, manifest_file_name
-from kada_collectors.lib.errors import CollectorError, ConfigError, HWMError
+from kada_collectors.lib.errors import CollectorError, ConfigError
 from kada_collectors.lib.hwm import parse_hwm
 from kada_collectors.lib.landing import (
-    ALREADY_LANDED, FAILED, LANDED, FileHWM, HWMConflict, LandingError, LandingHWM, NothingToPush, open_landing,
-    push_run,
+    ALREADY_LANDED, FAILED, LANDED, FileHWM, LandingError, LandingHWM, open_landing, push_run,
 )
+from kada_collectors.lib.redact import redact_credentials
 from kada_collectors.lib.validate import validate_folder
 
 from .postgres import Extractor
@@ -31,6 +31,7 @@ from .utils import get_generic_logger, get_hwm, load_config, publish_hwm
 # usage, a missing optional package); 3 nothing pushable (no run, a run that fails its checks, a
 # failed run); 4 the landing failed (unreachable, credentials refused, no bucket/container, a file
 # that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed).
+# An error's code is its class's ``exit_code`` (lib/errors.py, lib/landing/errors.py).
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHABLE, EXIT_LANDING_FAILED, EXIT_HWM_CONFLICT = 1, 2, 3, 4, 5
 DEFAULT_CONFIG = "kada_postgres_extractor_config.json"
 
@@ -84,17 +85,10 @@ def job_hwm(config, store, name, hwm_dir=None):
     return FileHWM(name, hwm_dir)
 
 
-def exit_code(error):
-    """The documented exit code of an error."""
-    if isinstance(error, HWMConflict):
-        return EXIT_HWM_CONFLICT
-    if isinstance(error, (ConfigError, HWMError)):
-        return EXIT_BAD_INPUT
-    if isinstance(error, NothingToPush):
-        return EXIT_NOT_PUSHABLE
-    if isinstance(error, LandingError):
-        return EXIT_LANDING_FAILED
-    return EXIT_FAILED
+def exit_code(error: CollectorError) -> int:
+    """The documented exit code of an error: its class says it (``CollectorError.exit_code``), for
+    these commands as for the wrapper script."""
+    return getattr(error, "exit_code", EXIT_FAILED)
 
 
 # -- progress and summary -------------------------------------------------------------------------
@@ -207,7 +201,7 @@ def _summary(result, code, out):
         what = "published" if result.hwm_published else "not published"
         print(f"  hwm      {what}: {result.hwm_where}", file=out)
     if result.error:
-        lines = [line.strip() for line in result.error.splitlines() if line.strip()]
+        lines = [line.strip() for line in redact_credentials(result.error).splitlines() if line.strip()]
         print(f"  error    {lines[0]}", file=out)
         for line in lines[1:4]:
             print(f"           {line}", file=out)
@@ -336,10 +330,10 @@ def _doctor_command(args):
     try:
         settings, password = validate_config(load_config(args.config))
     except CollectorError as e:
-        print(f"FAIL  config  {e}")
+        print(f"FAIL  config  {redact_credentials(str(e))}")
         print(f"kada-collector doctor: the config cannot be used (exit {EXIT_BAD_INPUT})")
         return EXIT_BAD_INPUT
-    print(f"kada-collector doctor: {settings['server']}:{settings['port']} as {settings['username']!r}")
+    print(redact_credentials(f"kada-collector doctor: {settings['server']}:{settings['port']} as {settings['username']!r}"))
     report = run_doctor(settings, password)
     for line in report.lines():
         print(line)
@@ -375,7 +369,7 @@ def postgres_extractor_main(argv=None):
         start_hwm, end_hwm = run_extractor(args.config, args.name, args.hwm_dir)
     except CollectorError as e:
         log.error("%s", e)
-        return EXIT_BAD_INPUT if isinstance(e, (ConfigError, HWMError)) else EXIT_FAILED
+        return exit_code(e)
     log.info("extracted %s to %s; HWM published", start_hwm, end_hwm)
     return 0
 

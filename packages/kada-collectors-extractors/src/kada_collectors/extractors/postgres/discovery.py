@@ -10,11 +10,13 @@ internal ``rdsadmin``. The list is read from ``pg_database`` through the ``postg
 
 from dataclasses import dataclass, field
 
+import psycopg
+
 from kada_collectors.lib.errors import CollectorError
 
 from .access import ALL_DATABASES, is_all_databases
 from .rds import RDS_INTERNAL_DATABASES
-from .session import DatabaseUnavailable, connect
+from .session import DatabaseUnavailable, connect, explain_query_error
 from .statements import tagged
 
 # Tried in order to read pg_database.
@@ -97,19 +99,18 @@ def select_databases(settings, password):
 
 def read_pg_database(settings, password):
     """The rows of DATABASES_SQL, read through the first maintenance database that can be used."""
-    problems = []
+    problems, kind = [], None
     for dbname in MAINTENANCE_DATABASES:
         try:
             with connect(settings, password, dbname) as conn:
                 return conn.execute(DATABASES_SQL).fetchall(), dbname
+        except psycopg.Error as e:  # connected, but the list could not be read
+            problems.append(f"database {dbname!r}: {explain_query_error(e, 'DATABASES_SQL', settings)}")
         except DatabaseUnavailable as e:
             problems.append(str(e))
-            if _unreachable(str(e)):
+            if e.server_wide:
+                kind = e.kind
                 break  # the next database would fail the same way
     raise DatabaseUnavailable(
         f"cannot list the databases for \"databases\": [\"{ALL_DATABASES}\"]: no maintenance database "
-        f"({', '.join(MAINTENANCE_DATABASES)}) could be used:\n" + "\n".join(f"    {p}" for p in problems))
-
-
-def _unreachable(message):
-    return message.startswith(("cannot reach", "TLS ")) or "authentication refused" in message
+        f"({', '.join(MAINTENANCE_DATABASES)}) could be used:\n" + "\n".join(f"    {p}" for p in problems), kind=kind)

@@ -92,21 +92,33 @@ class Extractor:
         self._statements.overwrite(name, statement)
 
     # -- checks ----------------------------------------------------------------------------------
-    def test_connection(self):
-        """Connect to every configured database; raise one error listing each that cannot be used."""
-        problems = []
+    def test_connection(self) -> bool:
+        """Connect to every configured database before any work.
+
+        Raises what stops every database (the server unreachable, TLS, authentication refused), or
+        when no database can be used. A database that is missing or refuses CONNECT only stops
+        itself: it is logged as a warning naming it and the fix, ``run()`` extracts the others and
+        then fails, naming it in the manifest, so the HWM is not published.
+        """
         try:
             names = select_databases(self._settings, self._password).names  # "*" resolved (discovery.py)
         except CollectorError as e:
             raise CollectorError(f"cannot use the server:\n  - {e}") from None
+        problems = []
         for dbname in names:
             try:
                 connect(self._settings, self._password, dbname).close()
             except DatabaseUnavailable as e:
+                if e.server_wide:  # the next databases would fail the same way: stop at once
+                    raise CollectorError(f"cannot use the server:\n  - {e}") from None
                 problems.append(str(e))
-        if problems:
-            raise CollectorError("cannot use the server:\n" + "\n".join(f"  - {p}" for p in problems))
-        log.info("connection test passed for %d database(s)", len(names))
+        if len(problems) == len(names):
+            raise CollectorError("cannot use the server: no configured database can be used:\n"
+                                 + "\n".join(f"  - {p}" for p in problems))
+        for problem in problems:
+            log.warning("%s (the other databases are extracted; the run then fails, so the HWM is not published)",
+                        problem)
+        log.info("connection test passed for %d of %d database(s)", len(names) - len(problems), len(names))
         return True
 
     # -- the run ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ PgBouncer in front of RDS rejects.
 """
 
 import logging
+from typing import Optional
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -29,9 +30,14 @@ class DatabaseUnavailable(CollectorError):
     """A database could not be used; the message says why and what to do. ``kind`` says which step
     failed (see ``connect_error_kind``), when it is known."""
 
-    def __init__(self, message, kind=None):
+    def __init__(self, message: str, kind: Optional[str] = None):
         super().__init__(message)
         self.kind = kind
+
+    @property
+    def server_wide(self) -> bool:
+        """Whether every database of the server would fail the same way (see ``SERVER_WIDE_KINDS``)."""
+        return self.kind in SERVER_WIDE_KINDS
 
 
 def connect(settings, password, dbname):
@@ -59,8 +65,8 @@ def connect(settings, password, dbname):
     try:
         conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as e:
-        raise DatabaseUnavailable(explain_connect_error(e, settings, dbname),
-                                  kind=connect_error_kind(e, settings)) from None
+        kind = connect_error_kind(e, settings)
+        raise DatabaseUnavailable(explain_connect_error(e, settings, dbname, kind), kind=kind) from None
     # JSON values are written as the server prints them: parsing them only to print them again
     # would be the costliest step of the whole extraction.
     for json_type in ("json", "jsonb"):
@@ -70,8 +76,7 @@ def connect(settings, password, dbname):
         if conn.info.server_version < MINIMUM_SERVER_VERSION:
             raise DatabaseUnavailable(
                 f"database {dbname!r}: server version {conn.info.server_version} is older than PostgreSQL 12, "
-                "the oldest this collector supports"
-            )
+                "the oldest this collector supports", kind="version")
         timeout_ms = settings["statement_timeout_seconds"] * 1000
         conn.execute(
             tagged("SELECT set_config('statement_timeout', %(timeout)s, false), "
@@ -83,6 +88,11 @@ def connect(settings, password, dbname):
             # user object, so the text means the same wherever it is read (and parses unambiguously).
             "set_config('search_path', '', false)"),
             {"timeout": str(timeout_ms), "lock": str(settings["lock_timeout_seconds"] * 1000)})
+    except psycopg.Error as e:  # the session ended as it began (a restart, a terminated backend)
+        conn.close()
+        raise DatabaseUnavailable(f"database {dbname!r} on {settings['server']}:{settings['port']}: the session "
+                                  f"failed as it began: {redact_credentials(_cause(str(e)))}",
+                                  kind="other") from None
     except BaseException:
         conn.close()
         raise
@@ -103,48 +113,18 @@ def _warn_if_unencrypted(conn, settings, dbname):
                     settings["server"], settings["port"], dbname, settings["sslmode"])
 
 
-def explain_connect_error(error, settings, dbname):
-    """Turn a driver error into what happened and what to do, without echoing any secret."""
-    where = f"{settings['server']}:{settings['port']}"
-    user = settings["username"]
-    state = getattr(error, "sqlstate", None)
-    text = str(error)
-    lowered = text.lower()
-    tls = explain_tls_error(text, settings)
-    if tls:
-        return tls
-    if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
-        return (f"database {dbname!r} does not exist on {where}. Check the 'databases' list "
-                f"(names are case-sensitive), or create the database.")
-    if state == "42501" or "permission denied for database" in lowered:
-        return (f"user {user!r} may not connect to database {dbname!r} on {where}. "
-                f"Run: GRANT CONNECT ON DATABASE \"{dbname}\" TO \"{user}\";")
-    if state in ("28P01", "28000") or "password authentication failed" in lowered or "no pg_hba.conf entry" in lowered \
-            or "authentication failed" in lowered or "no password supplied" in lowered:
-        if "no pg_hba.conf entry" in lowered:
-            fix = "the server's pg_hba.conf has no entry for this client, user and database: ask the DBA to add one"
-        elif settings.get("iam_auth"):
-            fix = iam_fix(settings)
-        elif "no password supplied" in lowered:
-            fix = "no password was given: set 'password', 'password_env' or 'password_file' in the config"
-        else:
-            fix = "check 'username' and the password ('password', 'password_env' or 'password_file')"
-        return f"authentication refused for user {user!r} on {where} (database {dbname!r}): {fix}."
-    if "ssl" in lowered and ("required" in lowered or "certificate" in lowered or "unsupported" in lowered):
-        return (f"TLS negotiation with {where} failed: {redact_credentials(_first_line(text))}. "
-                "Check 'sslmode' and 'sslrootcert' (RDS: sslmode verify-full with the RDS CA bundle).")
-    if any(s in lowered for s in ("could not translate host name", "connection refused", "timeout expired",
-                                   "no route to host", "network is unreachable", "could not connect",
-                                   "connection timed out", "name or service not known")):
-        return (f"cannot reach PostgreSQL at {where}: {redact_credentials(_first_line(text))}. "
-                "Check 'server' and 'port', that the server is running, and that firewalls or security "
-                "groups let this machine in.")
-    return f"cannot connect to database {dbname!r} on {where}: {redact_credentials(_first_line(text))}"
+# What stops every database of the server (as opposed to one database that is missing, refuses
+# CONNECT, or failed some other way): the collector cannot start at all.
+SERVER_WIDE_KINDS = frozenset({"unreachable", "tls", "auth", "iam", "version"})
+_AUTH_SIGNS = ("authentication failed", "no pg_hba.conf entry", "no password supplied")
+_UNREACHABLE_SIGNS = ("could not translate host name", "connection refused", "timeout expired", "no route to host",
+                      "network is unreachable", "could not connect", "connection timed out",
+                      "name or service not known", "is the server running")
 
 
-def connect_error_kind(error, settings):
+def connect_error_kind(error: Exception, settings: dict) -> str:
     """Which step of connecting failed: unreachable, tls, auth, database (missing), privilege (no
-    CONNECT), or other."""
+    CONNECT), or other. The one classification of connect errors (``explain_connect_error`` words it)."""
     state = getattr(error, "sqlstate", None)
     text = str(error)
     lowered = text.lower()
@@ -154,19 +134,56 @@ def connect_error_kind(error, settings):
         return "database"
     if state == "42501" or "permission denied for database" in lowered:
         return "privilege"
-    if state in ("28P01", "28000") or "authentication failed" in lowered or "no pg_hba.conf entry" in lowered \
-            or "no password supplied" in lowered:
+    if state in ("28P01", "28000") or any(s in lowered for s in _AUTH_SIGNS):
         return "auth"
-    if any(s in lowered for s in ("could not translate host name", "connection refused", "timeout expired",
-                                   "no route to host", "network is unreachable", "connection timed out",
-                                   "name or service not known")):
+    if "ssl" in lowered and ("required" in lowered or "certificate" in lowered or "unsupported" in lowered):
+        return "tls"
+    if any(s in lowered for s in _UNREACHABLE_SIGNS):
         return "unreachable"
     return "other"
 
 
-def _first_line(text):
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    # libpq prefixes each attempt with "connection to server at ... failed:"; the cause follows.
+def explain_connect_error(error: Exception, settings: dict, dbname: str, kind: Optional[str] = None) -> str:
+    """Turn a driver error into what happened and what to do, without echoing any secret."""
+    kind = kind or connect_error_kind(error, settings)
+    where = f"{settings['server']}:{settings['port']}"
+    user = settings["username"]
+    text = str(error)
+    cause = redact_credentials(_cause(text))
+    if kind == "tls":
+        return explain_tls_error(text, settings) or (
+            f"TLS negotiation with {where} failed: {cause}. "
+            "Check 'sslmode' and 'sslrootcert' (RDS: sslmode verify-full with the RDS CA bundle).")
+    if kind == "database":
+        return (f"database {dbname!r} does not exist on {where}. Check the 'databases' list "
+                f"(names are case-sensitive), or create the database.")
+    if kind == "privilege":
+        return (f"user {user!r} may not connect to database {dbname!r} on {where}. "
+                f"Run: GRANT CONNECT ON DATABASE \"{dbname}\" TO \"{user}\";")
+    if kind == "auth":
+        return f"authentication refused for user {user!r} on {where} (database {dbname!r}): {_auth_fix(text, settings)}."
+    if kind == "unreachable":
+        return (f"cannot reach PostgreSQL at {where}: {cause}. Check 'server' and 'port', that the server is "
+                "running, and that firewalls or security groups let this machine in.")
+    return f"cannot connect to database {dbname!r} on {where}: {cause}"
+
+
+def _auth_fix(text: str, settings: dict) -> str:
+    lowered = text.lower()
+    if "no pg_hba.conf entry" in lowered:
+        return "the server's pg_hba.conf has no entry for this client, user and database: ask the DBA to add one"
+    if settings.get("iam_auth"):
+        return iam_fix(settings)
+    if "no password supplied" in lowered:
+        return "no password was given: set 'password', 'password_env' or 'password_file' in the config"
+    return "check 'username' and the password ('password', 'password_env' or 'password_file')"
+
+
+def _cause(text):
+    """The line of a driver error that says why: libpq prefixes each attempt with "connection to
+    server at ... failed:" and may end with a hint ("Is the server running ...?"), which is dropped."""
+    lines = [line.strip() for line in text.strip().splitlines()
+             if line.strip() and not line.strip().startswith("Is the server running")]
     return lines[-1] if lines else "unknown error"
 
 
@@ -182,7 +199,7 @@ def explain_query_error(error, name, settings):
     if isinstance(error, pg_errors.LockNotAvailable):
         return (f"{name} waited more than lock_timeout_seconds={settings['lock_timeout_seconds']} for a lock "
                 "held by another session (DDL in progress?); run again later or raise lock_timeout_seconds")
-    message = redact_credentials(error.diag.message_primary or _first_line(str(error)))
+    message = redact_credentials(error.diag.message_primary or _cause(str(error)))
     if isinstance(error, pg_errors.InsufficientPrivilege):
         return f"{name}: {message}. See docs/grants.md for the privileges the collector needs"
     return f"{name} failed: {message}"

@@ -1,6 +1,7 @@
 """The settings of the PostgreSQL collector: the vendor's config file, plus what a safe run needs."""
 
 import os
+import re
 
 from kada_collectors.lib.config import Setting, absolute_path, describe, validate_settings
 from kada_collectors.lib.errors import ConfigError
@@ -13,8 +14,36 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 PASSWORD_SOURCES = ("password", "password_env", "password_file")
 
 
+# What a connection string looks like: a URI (postgresql://user:password@host/db) or libpq's
+# key=value pairs. Neither belongs in 'server', 'username' or a database name (libpq reads a
+# database name holding '=' or a URI as a whole connection string), and the value is never
+# repeated in the message: it may hold a password.
+_URI_SCHEME = re.compile(r"^\s*[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_CONNINFO_KEY = re.compile(r"\b(?:host|hostaddr|port|dbname|user|password|sslmode)\s*=", re.IGNORECASE)
+_IN_THEIR_SETTINGS = ("and the rest in settings of their own: 'server', 'port', 'username', 'password_env' "
+                      "(or 'password') and 'databases'")
+
+
+def _is_connection_string(value):
+    return bool(_URI_SCHEME.match(value) or _CONNINFO_KEY.search(value))
+
+
 def _non_empty(value):
     return None if value.strip() else "must not be empty"
+
+
+def _server(value):
+    if _is_connection_string(value) or "@" in value:
+        return ("holds a connection string, not a host (not repeated here: it may hold a password). Give the host "
+                "name, IP address or unix-socket folder alone, e.g. \"db.example.com\", " + _IN_THEIR_SETTINGS)
+    return _non_empty(value)
+
+
+def _username(value):
+    if _is_connection_string(value):
+        return ("holds a connection string, not a user name (not repeated here: it may hold a password). Give the "
+                "user name alone, e.g. \"kada_collector\", " + _IN_THEIR_SETTINGS)
+    return _non_empty(value)
 
 
 def _port(value):
@@ -33,6 +62,12 @@ def _databases(value):
     bad = [describe(v) for v in value if not isinstance(v, str) or not v.strip()]
     if bad:
         return f"must hold non-empty strings only; bad entries: {', '.join(bad)}"
+    strings = [str(i + 1) for i, v in enumerate(value) if _URI_SCHEME.match(v) or "=" in v]
+    if strings:
+        which = f"entry {strings[0]} is a connection string" if len(strings) == 1 else \
+            f"entries {', '.join(strings)} are connection strings"
+        return (f"{which}, not database names (not repeated here: they may hold a password). List database names "
+                "only, e.g. [\"dwh\"], " + _IN_THEIR_SETTINGS)
     dupes = sorted({v for v in value if value.count(v) > 1})
     return f"lists {', '.join(dupes)} more than once" if dupes else None
 
@@ -43,8 +78,8 @@ def _ssl_mode(value):
 
 SETTINGS = (
     Setting("host", str, required=True, check=_non_empty),
-    Setting("server", str, required=True, check=_non_empty),
-    Setting("username", str, required=True, check=_non_empty),
+    Setting("server", str, required=True, check=_server),
+    Setting("username", str, required=True, check=_username),
     Setting("password", str, secret=True),
     Setting("password_env", str, check=_non_empty),
     Setting("password_file", str, check=absolute_path("/etc/kada/postgres_password")),

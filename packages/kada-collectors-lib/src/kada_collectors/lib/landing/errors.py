@@ -8,15 +8,21 @@ class LandingError(CollectorError):
     container) or a file did not land. Nothing half-written is left under a real name; pushing
     again is safe."""
 
+    exit_code = 4
+
 
 class NothingToPush(CollectorError):
     """The output folder holds no run that may be pushed: no manifest, a run whose files do not
     match their manifest, or a failed run."""
 
+    exit_code = 3
+
 
 class HWMConflict(HWMError):
     """Another run changed the HWM in the landing area after this run read it; this run's HWM
     was not published (the other run's stands)."""
+
+    exit_code = 5
 
 
 class MissingExtra(ConfigError):
