@@ -14,7 +14,7 @@ from typing import Optional
 
 from kada_collectors.lib.config import validate_settings
 from kada_collectors.lib.contract import STAMP_FORMAT, manifest_file_name
-from kada_collectors.lib.errors import CollectorError, ConfigError, HWMError
+from kada_collectors.lib.errors import CollectorError, ConfigError, HWMError, RunInProgress, RunInterrupted
 from kada_collectors.lib.hwm import parse_hwm
 from kada_collectors.lib.landing import (
     ALREADY_LANDED, FAILED, LANDED, FileHWM, HWMConflict, LandingError, LandingHWM, NothingToPush, open_landing,
@@ -30,8 +30,10 @@ from .utils import get_generic_logger, get_hwm, load_config, publish_hwm
 # Exit codes: 0 done; 1 the extraction failed (HWM not published); 2 bad input (config, HWM file,
 # usage, a missing optional package); 3 nothing pushable (no run, a run that fails its checks, a
 # failed run); 4 the landing failed (unreachable, credentials refused, no bucket/container, a file
-# that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed).
+# that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed); 6 another
+# run holds the output folder or the snapshot file (this run did nothing); 143 stopped by SIGTERM.
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHABLE, EXIT_LANDING_FAILED, EXIT_HWM_CONFLICT = 1, 2, 3, 4, 5
+EXIT_RUN_IN_PROGRESS, EXIT_INTERRUPTED = RunInProgress.exit_code, RunInterrupted.exit_code
 DEFAULT_CONFIG = "kada_postgres_extractor_config.json"
 
 log = logging.getLogger("kada_collectors.cli")
@@ -94,6 +96,10 @@ def exit_code(error):
         return EXIT_NOT_PUSHABLE
     if isinstance(error, LandingError):
         return EXIT_LANDING_FAILED
+    if isinstance(error, RunInProgress):
+        return EXIT_RUN_IN_PROGRESS
+    if isinstance(error, RunInterrupted):
+        return EXIT_INTERRUPTED
     return EXIT_FAILED
 
 
@@ -375,7 +381,7 @@ def postgres_extractor_main(argv=None):
         start_hwm, end_hwm = run_extractor(args.config, args.name, args.hwm_dir)
     except CollectorError as e:
         log.error("%s", e)
-        return EXIT_BAD_INPUT if isinstance(e, (ConfigError, HWMError)) else EXIT_FAILED
+        return exit_code(e)
     log.info("extracted %s to %s; HWM published", start_hwm, end_hwm)
     return 0
 
