@@ -173,6 +173,19 @@ def test_a_refused_run_changes_nothing(job):
     Extractor(**config).run()  # released on leaving
 
 
+def test_kada_collector_run_refused_exits_6_and_pushes_nothing(job, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    job.config["landing"] = {"type": "local", "path": str(landing)}
+    job.save()
+    with run_lock(job.config["output_path"], job.config["snapshot_path"]):
+        result = subprocess.run([str(BIN / "kada-collector"), "run", "--config", str(job.config_path)],
+                                cwd=job.folder, capture_output=True, text=True, timeout=120)
+    assert result.returncode == EXIT_RUN_IN_PROGRESS, result.stdout + result.stderr
+    assert "failed at the extraction (exit 6)" in result.stdout and f"PID {os.getpid()}" in result.stdout
+    assert list(landing.iterdir()) == [] and job.hwm is None
+
+
 def test_another_output_folder_on_the_same_snapshot_file_is_refused(job, tmp_path):
     other = Job(job.server, tmp_path / "other")
     other.config["snapshot_path"] = job.config["snapshot_path"]
@@ -246,9 +259,12 @@ def fill(folder, leave):
     (folder / "ballast").write_bytes(b"\0" * max(free - leave, 0))
 
 
-def test_a_full_output_disk_is_a_clear_error_and_leaves_nothing(job):
+@pytest.mark.parametrize("compress", [False, True], ids=["csv", "gzip"])
+def test_a_full_output_disk_is_a_clear_error_and_leaves_nothing(job, compress):
+    job.config["compress"] = compress
+    job.save()
     with tmpfs(job.output):
-        fill(job.output, leave=64 * 1024)
+        fill(job.output, leave=(4 if compress else 64) * 1024)  # less than the run's files need
         code, stderr = job.run()
         assert code == 1, stderr
         assert re.search(rf"the disk of the output folder {re.escape(str(job.output))} is full: the run had "
