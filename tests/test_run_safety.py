@@ -195,6 +195,18 @@ def test_another_output_folder_on_the_same_snapshot_file_is_refused(job, tmp_pat
             Extractor(**other.config).run()
 
 
+def test_run_puts_the_callers_sigterm_handler_back(job):
+    def callers(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, callers)
+    try:
+        Extractor(**job.config).run()
+        assert signal.getsignal(signal.SIGTERM) is callers
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_sigterm_ends_the_run_cleanly(job):
     code, stderr = job.run()
     assert code == 0, stderr

@@ -16,9 +16,10 @@ from .errors import RunInterrupted
 @contextlib.contextmanager
 def sigterm_raises(what: str = "the run") -> Iterator[None]:
     """While in the body, SIGTERM raises ``RunInterrupted`` in the main thread; the previous handler
-    is restored afterwards. Elsewhere than in the main thread (where Python allows no handler) it
-    does nothing: the caller's own handling stands."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+    is restored afterwards. Elsewhere than in the main thread (where Python allows no handler), or
+    when SIGTERM is ignored on purpose, it does nothing: the caller's own handling stands."""
+    if (threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM")
+            or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
         yield
         return
 
