@@ -30,7 +30,8 @@ from .utils import get_generic_logger, get_hwm, load_config, publish_hwm
 # Exit codes: 0 done; 1 the extraction failed (HWM not published); 2 bad input (config, HWM file,
 # usage, a missing optional package); 3 nothing pushable (no run, a run that fails its checks, a
 # failed run); 4 the landing failed (unreachable, credentials refused, no bucket/container, a file
-# that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed).
+# that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed); 6 another
+# run holds the output folder or the snapshot file (this run did nothing); 143 stopped by SIGTERM.
 # An error's code is its class's ``exit_code`` (lib/errors.py, lib/landing/errors.py).
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHABLE, EXIT_LANDING_FAILED, EXIT_HWM_CONFLICT = 1, 2, 3, 4, 5
 DEFAULT_CONFIG = "kada_postgres_extractor_config.json"

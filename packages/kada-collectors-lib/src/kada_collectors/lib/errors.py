@@ -30,3 +30,22 @@ class HWMError(CollectorError):
 
 class ExtractError(CollectorError):
     """An extract could not be produced (see the message for which and why)."""
+
+
+class OutOfSpace(ExtractError):
+    """A disk the run writes to (the output folder's, the snapshot file's) is full: the run stopped
+    and removed what it had written."""
+
+    exit_code = 1
+
+
+class RunInProgress(CollectorError):
+    """Another run holds the output folder or the snapshot file: this run did nothing."""
+
+    exit_code = 6
+
+
+class RunInterrupted(CollectorError):
+    """The run was stopped by SIGTERM; what it had written was removed."""
+
+    exit_code = 143  # 128 + SIGTERM, what schedulers expect of a process ended by it

@@ -21,6 +21,7 @@ Pruning keeps the snapshots from the oldest start any coming run may use (the wi
 plus ``keep_older`` before it.
 """
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -57,6 +58,14 @@ def changed_fields(old, new, names):
     name, all of the same width."""
     width = len(new) // len(names)
     return [name for i, name in enumerate(names) if old[width * i:width * (i + 1)] != new[width * i:width * (i + 1)]]
+
+
+def is_disk_full(error):
+    """Whether ``error`` is SQLite's "database or disk is full" (SQLITE_FULL)."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF == 13
+    return isinstance(error, sqlite3.Error) and "disk is full" in str(error)
 
 
 def _chunks(snapshot):
@@ -129,8 +138,11 @@ class SnapshotStore:
             writer.close()
         except (OSError, sqlite3.Error):
             pass  # the snapshot is dropped whatever its last batch did
-        with self._transaction():
-            self._delete([writer.snapshot])
+        try:
+            with self._transaction():
+                self._delete([writer.snapshot])
+        except sqlite3.Error:
+            pass  # a full disk: it stays incomplete, never used, and the next run's prune() drops it
 
     def objects(self, snapshot):
         """(object_type, object_id, payload) of every object of ``snapshot``, as text (and the
@@ -271,9 +283,13 @@ class _Transaction:
 
     def __exit__(self, kind, value, traceback):
         try:
-            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+            if kind is None:
+                self._db.execute("COMMIT")
+            elif self._db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                with contextlib.suppress(sqlite3.Error):  # the error that got here is the one to raise
+                    self._db.execute("ROLLBACK")
         finally:
             self._lock.release()
 
 
-__all__ = ["SnapshotStore", "changed_fields"]
+__all__ = ["SnapshotStore", "changed_fields", "is_disk_full"]

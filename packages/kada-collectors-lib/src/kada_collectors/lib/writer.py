@@ -7,21 +7,27 @@ gzip each part is its own gzip member; concatenated members are a valid gzip str
 renamed into place only on ``commit()``.
 """
 
+import contextlib
 import csv
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from .contract import DELIMITER, RECORD_END, extract_file_name
+from .contract import DELIMITER, EXTRACT_NAME, MANIFEST_NAME, RECORD_END, extract_file_name
 
 GZIP_LEVEL = 6
+# The hidden temporary files a run makes: ``.<file>.tmp`` (an extract file or the manifest being
+# written) and ``.<file>.<label>.part`` (one database's rows, or the query log's).
+_TEMPORARY = re.compile(r"^\.(?P<name>.+?)\.(?:tmp|[A-Za-z0-9_-]+\.part)$")
 
 
 def format_value(value):
@@ -95,14 +101,18 @@ class _CompressingSink(io.RawIOBase):
 
     def finish(self):
         """Compress what is left and write the gzip member's trailer (``raw`` stays open)."""
-        if self._buffer:
-            self._hand_over()
         try:
+            if self._buffer:
+                self._hand_over()
             if self._in_flight is not None:
                 self._in_flight.result()
         finally:
             self._worker.shutdown()
         self._gzip.close()
+
+    def abandon(self):
+        # Later writes fail (no new work is accepted): a writer in another thread stops.
+        self._worker.shutdown(wait=False, cancel_futures=True)
 
 
 class _Encoder:
@@ -118,6 +128,11 @@ class _Encoder:
     def close(self):
         if isinstance(self._sink, _CompressingSink):
             self._sink.finish()
+
+    def abandon(self):
+        """Stop compressing without writing what is left (the file is being thrown away)."""
+        if isinstance(self._sink, _CompressingSink):
+            self._sink.abandon()
 
 
 class _Utf8Writer:
@@ -148,6 +163,7 @@ class Part:
     It starts with the file's header, so that the first part appended can become the file."""
 
     def __init__(self, extract_file, label):
+        self._file = extract_file
         self.path = os.path.join(extract_file.folder, f".{extract_file.name}.{label}.part")
         self._raw = open(self.path, "wb")
         self._raw.write(extract_file.header)
@@ -171,9 +187,11 @@ class Part:
             self._raw.close()
 
     def discard(self):
-        self.close()
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        """Remove the part, whatever state it is in: also on a full disk (its unwritten buffer is
+        dropped), and from another thread than the one writing it, which then fails at its next
+        write instead of running on."""
+        self._encoder.abandon()
+        self._file.dropped(_remove(self._raw, self.path))
 
 
 class ExtractFile:
@@ -193,14 +211,24 @@ class ExtractFile:
         self._raw = open(self._tmp_path, "wb")
         self._raw.write(self.header)
         self._appended = False
+        # Parts not appended yet, so that discard() reaches those other threads are writing.
+        self._parts, self._parts_lock, self._discarded = set(), threading.Lock(), False
+        self._dropped_bytes, self._committed = 0, False
 
     def part(self, label):
-        return Part(self, label)
+        with self._parts_lock:
+            if self._discarded:
+                raise ValueError(f"{self.name} was discarded: the run is stopping")
+            part = Part(self, label)
+            self._parts.add(part)
+        return part
 
     def append(self, part):
         """Move a finished part's rows into the file: the first part becomes the file (it starts with
         the header), the rows of the others are copied after it."""
         part.close()
+        with self._parts_lock:
+            self._parts.discard(part)
         if not self._appended:
             self._raw.close()
             # Not a rename over the header-only file: ext4 would write the part out at once
@@ -223,13 +251,54 @@ class ExtractFile:
         self._raw.close()
         sha256, size = sha256_of(self._tmp_path), os.path.getsize(self._tmp_path)
         os.replace(self._tmp_path, self.path)
+        self._committed = True
         return WrittenFile(self.extract, self.name, self.path, self.rows, size, sha256)
 
     def discard(self):
-        if not self._raw.closed:
-            self._raw.close()
-        if os.path.exists(self._tmp_path):
-            os.unlink(self._tmp_path)
+        """Remove the file, committed or not, and its parts not appended yet (on a full disk too);
+        a part another thread is writing makes that writer fail at its next write. Safe to repeat.
+        Returns the bytes the file and every part it had discarded held: what the run wrote for it."""
+        with self._parts_lock:
+            self._discarded = True
+            parts, self._parts = self._parts, set()
+        for part in parts:
+            part.discard()
+        self.dropped(_remove(self._raw, self.path if self._committed else self._tmp_path))
+        return self._dropped_bytes
+
+    def dropped(self, size):
+        """Count ``size`` bytes the run wrote and threw away (a part, the file)."""
+        with self._parts_lock:
+            self._dropped_bytes += size
+
+
+def _remove(raw, path):
+    """Close ``raw`` and delete its file; closing flushes, which fails on a full disk: the file is
+    deleted all the same. Returns the bytes it held."""
+    with contextlib.suppress(OSError, ValueError):
+        raw.close()
+    try:
+        size = os.path.getsize(path)
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return size
+
+
+def remove_temporaries(folder, source):
+    """Delete the hidden temporary files runs of ``source`` make in ``folder`` (those a killed run
+    leaves), and nothing else; return how many and their bytes. Only for a caller that holds the
+    folder's run lock (runlock.py): a live run's files would go too."""
+    count = size = 0
+    for entry in os.scandir(folder):
+        match = _TEMPORARY.match(entry.name)
+        name = match and (EXTRACT_NAME.match(match["name"]) or MANIFEST_NAME.match(match["name"]))
+        if name and name["source"] == source and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                size += entry.stat(follow_symlinks=False).st_size
+                os.unlink(entry.path)
+                count += 1
+    return count, size
 
 
 def sha256_of(path):
@@ -244,12 +313,17 @@ def sha256_of(path):
 def write_json_atomically(path, document):
     """Write a JSON document aside, fsync, then rename (used for the manifest, written last)."""
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    f = open(tmp, "w", encoding="utf-8")
+    try:
         json.dump(document, f, ensure_ascii=False, indent=2, sort_keys=False, default=str)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+        f.close()
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(f, tmp)  # a full disk leaves no half manifest aside
+        raise
     return path
 
 

@@ -1,6 +1,7 @@
 """The PostgreSQL collector: ``Extractor(**config)``, ``test_connection()``, ``run()``."""
 
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -13,11 +14,13 @@ from psycopg import IsolationLevel, pq, sql
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
 from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
-from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
+from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError, OutOfSpace
+from kada_collectors.lib.interrupt import sigterm_raises
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
 from kada_collectors.lib.redact import REPLACEMENT, SQL_PATTERNS, redact_credentials
-from kada_collectors.lib.snapshots import SnapshotStore
-from kada_collectors.lib.writer import ExtractFile, csv_values, write_json_atomically
+from kada_collectors.lib.runlock import run_lock
+from kada_collectors.lib.snapshots import SnapshotStore, is_disk_full
+from kada_collectors.lib.writer import ExtractFile, csv_values, remove_temporaries, write_json_atomically
 
 from .checks import unknown_kinds
 from .events import CHECKSUMS, ChangeEvents
@@ -127,11 +130,23 @@ class Extractor:
 
         Databases are extracted ``max_connections`` at a time; one that fails does not stop the others, but
         ``run()`` raises at the end so the caller does not publish the HWM.
+
+        One run at a time per output folder and per snapshot file: while another holds either,
+        ``run()`` raises ``RunInProgress`` having changed nothing. SIGTERM (in the main thread)
+        raises ``RunInterrupted`` and a full disk ``OutOfSpace``, both after removing what the run
+        had written.
         """
         start_hwm, end_hwm = _window(start_hwm, end_hwm)
+        output = self._prepare_output()
+        with sigterm_raises(), run_lock(output, self._snapshot_path):
+            count, size = remove_temporaries(output, SOURCE)
+            if count:
+                log.warning("removed %d temporary file(s) (%d bytes) an interrupted run left in %s", count, size, output)
+            return self._run(output, start_hwm, end_hwm)
+
+    def _run(self, output, start_hwm, end_hwm):
         stamp = parse_hwm(end_hwm).strftime(STAMP_FORMAT)
         self._described = {}
-        output = self._prepare_output()
         started = time.monotonic()
         started_at = now_hwm()
         selection = select_databases(self._settings, self._password)  # "*" resolved now (discovery.py)
@@ -139,51 +154,34 @@ class Extractor:
         extracts = {s.extract for s in NAMED_STATEMENTS} | set(DERIVED_EXTRACTS)
         if query_log is not None:
             extracts.add("databaselog")
-        files = {extract: ExtractFile(output, SOURCE, extract, stamp, EXTRACT_COLUMNS[extract], self._settings["compress"])
-                 for extract in sorted(extracts)}
-        store = SnapshotStore(self._snapshot_path)
-        databases, query_log_report, query_log_warnings, query_log_error = [], None, [], None
-        try:
-            databases = self._extract_databases(selection.names, files, store, (start_hwm, end_hwm))
-            if query_log is not None:
-                collector = QueryLogCollector(query_log, {**self._settings, "databases": selection.names}, self._password,
-                                              store, (start_hwm, end_hwm))
-                query_log_error = self._collect_query_log(collector, files)
-                query_log_report, query_log_warnings = collector.report, collector.warnings
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kada-commit") as pool:
-                # fsync waits on the disk and hashing lets go of the GIL: two files at a time.
-                written = list(pool.map(ExtractFile.commit, files.values()))
-            # A repeated window needs the snapshots at its start: keep from start_hwm on.
-            for dbname in selection.names:
-                ChangeEvents.prune(store, self._settings["host"], dbname, start_hwm, SNAPSHOTS_KEPT_OLDER)
-            store.prune(pgss.KIND, self._settings["host"], pgss.CLUSTER, start_hwm, SNAPSHOTS_KEPT_OLDER)
-        except BaseException:
-            for f in files.values():
-                f.discard()
-            raise
-        finally:
-            store.close()
-        failed = [d for d in databases if d["status"] == "failed"]
-        warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings
+        files = {}
+        with self._removed_on_failure(output, files):
+            for extract in sorted(extracts):
+                files[extract] = ExtractFile(output, SOURCE, extract, stamp, EXTRACT_COLUMNS[extract],
+                                             self._settings["compress"])
+            databases, written, query_log_report, query_log_warnings, query_log_error = self._extract_window(
+                selection, query_log, files, (start_hwm, end_hwm))
+            failed = [d for d in databases if d["status"] == "failed"]
+            warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings
+            manifest = {
+                "contract_version": CONTRACT_VERSION,
+                "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
+                "host": self._settings["host"],
+                "window": {"start_hwm": start_hwm, "end_hwm": end_hwm},
+                "status": "failed" if failed or query_log_error else "succeeded",
+                "databases": databases,
+                "database_selection": selection.manifest_entry(),
+                "standby": any(d.get("standby") for d in databases),
+                "files": [w.manifest_entry() for w in written],
+                "warnings": warnings,
+                **({"query_log": query_log_report} if query_log_report is not None else {}),
+                "settings": settings_for_manifest(self._settings, SETTINGS),
+                "timings": {"started_at": started_at, "finished_at": now_hwm(),
+                            "seconds": round(time.monotonic() - started, 3)},
+            }
+            manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
         for warning in warnings:
             log.warning("%s", warning)
-        manifest = {
-            "contract_version": CONTRACT_VERSION,
-            "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
-            "host": self._settings["host"],
-            "window": {"start_hwm": start_hwm, "end_hwm": end_hwm},
-            "status": "failed" if failed or query_log_error else "succeeded",
-            "databases": databases,
-            "database_selection": selection.manifest_entry(),
-            "standby": any(d.get("standby") for d in databases),
-            "files": [w.manifest_entry() for w in written],
-            "warnings": warnings,
-            **({"query_log": query_log_report} if query_log_report is not None else {}),
-            "settings": settings_for_manifest(self._settings, SETTINGS),
-            "timings": {"started_at": started_at, "finished_at": now_hwm(),
-                        "seconds": round(time.monotonic() - started, 3)},
-        }
-        manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
         log.info("wrote %s", manifest_path)
         if failed or query_log_error:
             reasons = [f"  - {d['name']}: {d['error']}" for d in failed]
@@ -195,6 +193,52 @@ class Extractor:
                 + f"; what succeeded was written (see {manifest_path}). Do not publish the HWM: the next run "
                 "repeats this window.\n" + "\n".join(reasons))
         return manifest
+
+    def _extract_window(self, selection, query_log, files, window):
+        """Extract the databases and the query log into ``files``, commit them and prune the
+        snapshots; returns the databases' outcomes, the files written, and the query log's report,
+        warnings and error."""
+        store = SnapshotStore(self._snapshot_path)
+        query_log_report, query_log_warnings, query_log_error = None, [], None
+        try:
+            databases = self._extract_databases(selection.names, files, store, window)
+            if query_log is not None:
+                collector = QueryLogCollector(query_log, {**self._settings, "databases": selection.names}, self._password,
+                                              store, window)
+                query_log_error = self._collect_query_log(collector, files)
+                query_log_report, query_log_warnings = collector.report, collector.warnings
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kada-commit") as pool:
+                # fsync waits on the disk and hashing lets go of the GIL: two files at a time.
+                written = list(pool.map(ExtractFile.commit, files.values()))
+            # A repeated window needs the snapshots at its start: keep from start_hwm on.
+            for dbname in selection.names:
+                ChangeEvents.prune(store, self._settings["host"], dbname, window[0], SNAPSHOTS_KEPT_OLDER)
+            store.prune(pgss.KIND, self._settings["host"], pgss.CLUSTER, window[0], SNAPSHOTS_KEPT_OLDER)
+        finally:
+            store.close()
+        return databases, written, query_log_report, query_log_warnings, query_log_error
+
+    @contextlib.contextmanager
+    def _removed_on_failure(self, output, files):
+        """On any failure in the body, remove every file of the run (temporary or committed): a run
+        that did not finish leaves nothing. A full disk becomes ``OutOfSpace`` naming it."""
+        snapshot_size = _size(self._snapshot_path)
+        try:
+            yield
+        except BaseException as e:
+            grown = _size(self._snapshot_path) - snapshot_size
+            so_far = sum(f.discard() for f in files.values())
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                raise OutOfSpace(f"the disk of the output folder {output} is full: the run had written "
+                                 f"{so_far:,} bytes there when it ran out. They were removed and the HWM was not "
+                                 "published; free some space (or set output_path to a larger disk) and run "
+                                 "again") from None
+            if is_disk_full(e):
+                raise OutOfSpace(f"the disk of the snapshot file {self._snapshot_path} is full: the run had "
+                                 f"added {max(grown, 0):,} bytes to it (and written {so_far:,} bytes of extracts) "
+                                 "when it ran out. What it wrote was removed and the HWM was not published; free "
+                                 "some space (or set snapshot_path to a larger disk) and run again") from None
+            raise
 
     @staticmethod
     def _collect_query_log(collector, files):
@@ -236,9 +280,11 @@ class Extractor:
             try:
                 results = [future.result() for future in futures]
             except BaseException:
+                for f in files.values():
+                    f.discard()  # the databases under way stop at their next row
                 for future in futures:
                     future.cancel()
-                wait(futures)  # let those under way finish, then drop what they wrote
+                wait(futures)  # let those under way end, then drop what they wrote
                 for future in futures:
                     if not future.cancelled() and future.exception() is None:
                         for part in (future.result()[1] or {}).values():
@@ -440,6 +486,14 @@ def _rendered(column, type_oid, redacted=False):
         text = sql.SQL("""CASE WHEN {0} ~ '=|[^"]:' THEN {1} ELSE {0} END""").format(
             sql.SQL("{}::text").format(value), text)
     return sql.SQL("coalesce({}, '')").format(text)
+
+
+def _size(path):
+    """The size of file ``path`` in bytes, 0 when there is none."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _window(start_hwm, end_hwm):
