@@ -1,8 +1,9 @@
 """One run at a time per output folder and per snapshot file.
 
 Each is guarded by an operating-system lock (``filelock``: flock on Unix, LockFileEx on Windows)
-on a lock file of its own, next to it: ``.<folder name>.kada-collector.lock`` beside the output
-folder, ``<snapshot file>.lock`` beside the snapshot file. The system releases the lock when the process ends, however it ends,
+on a lock file of its own: ``.kada-collector.lock`` in the output folder (which the collector
+may write to, whereas the folder above it may not be its own), ``<snapshot file>.lock`` beside the
+snapshot file. The system releases the lock when the process ends, however it ends,
 so a killed run never leaves a stale lock behind. The holder writes its PID, host and start time
 into ``<lock file>.holder`` so that a refused run can name it. Both files stay between runs: they
 are empty of data and safe to delete when no run is going.
@@ -20,16 +21,16 @@ from filelock import FileLock, Timeout
 from .errors import CollectorError, RunInProgress
 from .hwm import now_hwm
 
-OUTPUT_LOCK_SUFFIX = ".kada-collector.lock"
+OUTPUT_LOCK_NAME = ".kada-collector.lock"
 HOLDER_SUFFIX = ".holder"
 # A refused run waits this long for a holder that has just taken the lock to write its name.
 HOLDER_WAIT_SECONDS = 2.0
 
 
 def output_lock_path(folder: str) -> str:
-    """Next to the folder, not in it: what is in it is the runs' files, for whoever copies them on."""
-    folder = os.path.abspath(folder)
-    return os.path.join(os.path.dirname(folder), f".{os.path.basename(folder)}{OUTPUT_LOCK_SUFFIX}")
+    """In the folder: pushing and validating a run look only at its manifest's files and the
+    writer's temporaries, so a hidden lock file there is nobody's business but the runs'."""
+    return os.path.join(os.path.abspath(folder), OUTPUT_LOCK_NAME)
 
 
 def snapshot_lock_path(snapshot_path: str) -> str:
