@@ -52,6 +52,7 @@ LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
 LEFT JOIN pg_class ci ON ci.oid = con.conindid
 LEFT JOIN pg_description ds ON ds.objoid = con.oid AND ds.classoid = 'pg_constraint'::regclass AND ds.objsubid = 0
 WHERE con.contype <> 'n'
+  AND con.conrelid = ANY ({3}::oid[])
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

@@ -43,6 +43,7 @@ JOIN pg_language l ON l.oid = p.prolang
 LEFT JOIN pg_aggregate agg ON agg.aggfnoid = p.oid
 LEFT JOIN pg_description ds ON ds.objoid = p.oid AND ds.classoid = 'pg_proc'::regclass AND ds.objsubid = 0
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND p.oid = ANY ({3}::oid[])
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype IN ('e', 'i'))

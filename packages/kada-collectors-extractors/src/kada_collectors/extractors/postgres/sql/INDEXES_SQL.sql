@@ -41,6 +41,7 @@ LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
 LEFT JOIN pg_description ds ON ds.objoid = ic.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
 WHERE tc.relkind IN ('r', 'p', 'm', 'f')
+  AND i.indexrelid = ANY ({3}::oid[])
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

@@ -50,6 +50,7 @@ LEFT JOIN LATERAL (
     WHERE i.inhrelid = c.oid
 ) parents ON true
 WHERE c.relkind IN ('r', 'p', 'f')
+  AND c.oid = ANY ({3}::oid[])
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

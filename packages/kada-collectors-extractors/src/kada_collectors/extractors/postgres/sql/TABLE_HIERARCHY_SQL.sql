@@ -18,6 +18,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class p ON p.oid = i.inhparent
 JOIN pg_namespace pn ON pn.oid = p.relnamespace
 WHERE c.relkind IN ('r', 'p', 'f')
+  AND i.inhrelid = ANY ({3}::oid[])
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

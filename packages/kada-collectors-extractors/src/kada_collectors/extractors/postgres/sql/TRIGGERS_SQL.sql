@@ -36,6 +36,7 @@ JOIN pg_proc p ON p.oid = tg.tgfoid
 JOIN pg_namespace pn ON pn.oid = p.pronamespace
 LEFT JOIN pg_description ds ON ds.objoid = tg.oid AND ds.classoid = 'pg_trigger'::regclass AND ds.objsubid = 0
 WHERE NOT tg.tgisinternal
+  AND tg.tgrelid = ANY ({3}::oid[])
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

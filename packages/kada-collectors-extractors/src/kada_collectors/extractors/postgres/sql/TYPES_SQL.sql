@@ -37,6 +37,7 @@ JOIN pg_namespace n ON n.oid = t.typnamespace
 LEFT JOIN pg_class rel ON rel.oid = t.typrelid
 LEFT JOIN pg_description ds ON ds.objoid = t.oid AND ds.classoid = 'pg_type'::regclass AND ds.objsubid = 0
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND t.oid = ANY ({3}::oid[])
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND (t.typrelid = 0 OR rel.relkind = 'c')
   AND NOT EXISTS (SELECT FROM pg_type elem WHERE elem.oid = t.typelem AND elem.typarray = t.oid)
