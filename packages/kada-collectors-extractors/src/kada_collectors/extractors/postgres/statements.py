@@ -62,7 +62,7 @@ EXISTS_NOW = {
 # Objects per batch: VIEWS_SQL holds a lock on what each view reads until its batch ends; the
 # others hold none, and their batch is kept in memory until it is all read (see Extractor._read).
 LOCKING_BATCH_OBJECTS = 200
-BATCH_OBJECTS = 1000
+BATCH_OBJECTS = 2000
 
 
 @dataclass(frozen=True)
