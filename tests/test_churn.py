@@ -4,8 +4,10 @@ snapshot had it), and the run succeeds without reading the database again."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,68 +15,13 @@ import pytest
 from collect import run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
 from kada_collectors.lib.validate import validate_folder
-from watch import Alongside
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from catalog_churn import ALIVE, CatalogChurn  # noqa: E402  (the DDL loop, shared with the figures script)
 
 CHURN = "churn"
 RUNS = 50
-# Object sets alive at once in the churn session: each loop creates one and drops the oldest.
-ALIVE = 3
 RETRIED_DATABASE = "retrying with a fresh snapshot"
-
-
-def _create(i: int) -> list[str]:
-    """One set of objects that use each other: the deparse functions of every batched statement
-    meet them (a domain's check, a default calling a function, an expression index, a partition
-    key and bound, a trigger, a view)."""
-    s = f"churn_{i}"
-    return [
-        f"CREATE SCHEMA {s}",
-        f"CREATE TYPE {s}.mood AS ENUM ('low', 'high')",
-        f"CREATE DOMAIN {s}.positive AS int CHECK (VALUE > 0)",
-        f"CREATE FUNCTION {s}.one(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1'",
-        f"CREATE FUNCTION {s}.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
-        f"CREATE SEQUENCE {s}.ids",
-        f"CREATE TABLE {s}.t (id bigint PRIMARY KEY DEFAULT nextval('{s}.ids'), mood {s}.mood, "
-        f"amount {s}.positive, n int DEFAULT {s}.one(1) CHECK (n > 0), UNIQUE (n) INCLUDE (amount))",
-        f"CREATE INDEX t_expr ON {s}.t ({s}.one(n)) WHERE n > 1",
-        f"CREATE TRIGGER t_touch BEFORE INSERT ON {s}.t FOR EACH ROW EXECUTE FUNCTION {s}.touch()",
-        f"CREATE TABLE {s}.p (k int, mood {s}.mood) PARTITION BY LIST (k)",
-        f"CREATE TABLE {s}.p1 PARTITION OF {s}.p FOR VALUES IN (1)",
-        f"CREATE VIEW {s}.v AS SELECT id, mood, {s}.one(n) AS m FROM {s}.t",
-        f"CREATE VIEW {s}.vv AS SELECT id, m FROM {s}.v WHERE m > 1",
-    ]
-
-
-def _drop(i: int) -> list[str]:
-    """Drop a set piece by piece, starting at a piece that changes with ``i``, then the rest at once."""
-    s = f"churn_{i}"
-    pieces = [f"DROP VIEW IF EXISTS {s}.vv", f"DROP INDEX IF EXISTS {s}.t_expr", f"DROP TRIGGER IF EXISTS t_touch ON {s}.t",
-              f"DROP FUNCTION IF EXISTS {s}.one(int) CASCADE", f"DROP TABLE IF EXISTS {s}.p",
-              f"DROP TABLE IF EXISTS {s}.t CASCADE", f"DROP TYPE IF EXISTS {s}.mood CASCADE",
-              f"DROP DOMAIN IF EXISTS {s}.positive CASCADE"]
-    shift = i % len(pieces)
-    return pieces[shift:] + pieces[:shift] + [f"DROP SCHEMA {s} CASCADE"]
-
-
-class Churn(Alongside):
-    """A session of its own running DDL in a tight loop while the ``with`` block runs."""
-
-    def __init__(self, server, dbname):
-        super().__init__()
-        self.server, self.dbname = server, dbname
-        self.loops, self.errors = 0, []
-
-    def run(self):
-        try:
-            with psycopg.connect(self.server.dsn(self.dbname), autocommit=True) as conn:
-                conn.execute("SET client_min_messages = warning")  # no notice per skipped IF EXISTS
-                while not self._done.is_set():
-                    i = self.loops
-                    for statement in _create(i) + (_drop(i - ALIVE) if i >= ALIVE else []):
-                        conn.execute(statement)
-                    self.loops += 1
-        except Exception as e:  # reported by the test
-            self.errors.append(e)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +37,7 @@ def churn_db(pg18):
 def test_fifty_runs_under_continuous_ddl_all_succeed(churn_db, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="kada_collectors")
     started, windows_end = time.monotonic(), None
-    with Churn(churn_db, CHURN) as churn:
+    with CatalogChurn(churn_db.dsn(CHURN)) as churn:
         while churn.loops < ALIVE + 1 and not churn.errors:
             time.sleep(0.01)
         for run in range(RUNS):
@@ -105,8 +52,8 @@ def test_fifty_runs_under_continuous_ddl_all_succeed(churn_db, tmp_path, caplog)
     assert churn.loops > RUNS, "the DDL loop barely ran"
     left_out = [r.getMessage() for r in caplog.records if "are left out" in r.getMessage()]
     retried = [r.getMessage() for r in caplog.records if RETRIED_DATABASE in r.getMessage()]
-    print(f"{RUNS} runs in {time.monotonic() - started:.1f}s, {churn.loops} DDL loops, "
-          f"{len(left_out)} statements left objects out, {len(retried)} databases read again")
+    print(f"{RUNS} runs in {time.monotonic() - started:.1f}s, {churn.loops} DDL loops ({churn.deadlocks} DDL "
+          f"statements ended a deadlock), {len(left_out)} statements left objects out, {len(retried)} databases read again")
     assert retried == [], retried
 
 
@@ -119,20 +66,22 @@ WHERE a.application_name LIKE 'kada-collector/%' AND NOT l.granted
 """
 
 
-def _run_while_locked(server, relation, drop, tmp_path, prepare=None):
+def _run_while_locked(server, relation, then, tmp_path):
     """Run the collector while another session holds ``relation`` in ACCESS EXCLUSIVE mode; once the
     collector waits for it (its snapshot is taken, a deparse function asks for the lock), that
-    session runs ``drop`` and commits. Returns the run's Extract."""
+    session runs the statements ``then`` and commits. Returns the run's Extract."""
     outcome = {}
 
     def collect():
         try:
             outcome["extract"] = run_extract(server, [CHURN], tmp_path, user=LOW_PRIVILEGE_USER,
-                                             password=server.password, lock_timeout_seconds=60, prepare=prepare)
+                                             password=server.password, lock_timeout_seconds=60)
         except Exception as e:  # re-raised below
             outcome["error"] = e
 
     with psycopg.connect(server.dsn(CHURN)) as blocker, psycopg.connect(server.dsn(CHURN), autocommit=True) as watch:
+        # Should the two sessions deadlock, the collector's is the one the server cancels.
+        blocker.execute("SET deadlock_timeout = '30s'")
         blocker.execute(f"LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE")
         collector = threading.Thread(target=collect)
         collector.start()
@@ -140,7 +89,8 @@ def _run_while_locked(server, relation, drop, tmp_path, prepare=None):
         while not watch.execute(WAITING_FOR_LOCK).fetchone()[0]:
             assert collector.is_alive() and time.monotonic() < deadline, outcome
             time.sleep(0.01)
-        blocker.execute(drop)
+        for statement in then:
+            blocker.execute(statement)
         blocker.commit()
         collector.join()
     if "error" in outcome:
@@ -154,7 +104,7 @@ def test_a_view_dropped_after_the_snapshot_is_left_out(churn_db, tmp_path, caplo
                      "CREATE VIEW exact.gone AS SELECT b FROM exact.u",
                      CHURN)
     try:
-        extract = _run_while_locked(churn_db, "exact.gone", "DROP VIEW exact.gone", tmp_path)
+        extract = _run_while_locked(churn_db, "exact.gone", ["DROP VIEW exact.gone"], tmp_path)
     finally:
         churn_db.execute("DROP SCHEMA exact CASCADE", CHURN)
     views = {r["OBJECT_NAME"]: r for r in extract.metadata("VIEW")}
@@ -172,7 +122,7 @@ def test_a_table_whose_default_lost_its_function_is_left_out_alone(churn_db, tmp
                      "CREATE TABLE exact.other (a int DEFAULT 2); CREATE TABLE exact.t (a int DEFAULT exact.one()); "
                      "CREATE TABLE exact.third (c text)", CHURN)
     try:
-        extract = _run_while_locked(churn_db, "exact.t", "DROP FUNCTION exact.one() CASCADE", tmp_path)
+        extract = _run_while_locked(churn_db, "exact.t", ["DROP FUNCTION exact.one() CASCADE"], tmp_path)
     finally:
         churn_db.execute("DROP SCHEMA exact CASCADE", CHURN)
     columns = {(r["SCHEMA_NAME"], r["OBJECT_NAME"]) for r in extract.metadata("COLUMN")}
@@ -180,4 +130,23 @@ def test_a_table_whose_default_lost_its_function_is_left_out_alone(churn_db, tmp
     assert ("steady", "id") not in columns and ("public", "steady") in columns
     assert "t" in {r["OBJECT_NAME"] for r in extract.metadata("TABLE") if r["SCHEMA_NAME"] == "exact"}
     assert any("1 object(s) read by COLUMNS_SQL" in w for w in extract.manifest["warnings"]), extract.manifest["warnings"]
+    assert not any(RETRIED_DATABASE in r.getMessage() for r in caplog.records)
+
+
+def test_a_batch_cancelled_to_end_a_deadlock_with_ddl_is_read_again(churn_db, tmp_path, caplog):
+    """The collector holds a lock on what the view a_kept reads and waits for b, which a DDL session
+    holds; that session then asks for a: the server cancels the collector's batch, the DDL goes
+    through (it drops b_gone), and the batch is read again, without b_gone."""
+    churn_db.execute("CREATE SCHEMA exact; CREATE TABLE exact.a (x int); CREATE TABLE exact.b (y int); "
+                     "CREATE VIEW exact.a_kept AS SELECT x FROM exact.a; CREATE VIEW exact.b_gone AS SELECT y FROM exact.b",
+                     CHURN)
+    try:
+        extract = _run_while_locked(churn_db, "exact.b", ["LOCK TABLE exact.a IN ACCESS EXCLUSIVE MODE",
+                                                          "DROP VIEW exact.b_gone"], tmp_path)
+    finally:
+        churn_db.execute("DROP SCHEMA exact CASCADE", CHURN)
+    views = {r["OBJECT_NAME"] for r in extract.metadata("VIEW") if r["SCHEMA_NAME"] == "exact"}
+    assert views == {"a_kept"}
+    assert any("1 object(s) read by VIEWS_SQL" in w and "(2 batch(es) run again)" in w
+               for w in extract.manifest["warnings"]), extract.manifest["warnings"]
     assert not any(RETRIED_DATABASE in r.getMessage() for r in caplog.records)

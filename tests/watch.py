@@ -10,12 +10,13 @@ RELATION_LOCKS_SQL = ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a O
                       "WHERE a.application_name LIKE 'kada-collector/%' AND l.locktype = 'relation'")
 
 
-class Alongside(threading.Thread):
-    """A thread that works while a ``with`` block runs, until ``_done`` is set at its end."""
+class PeakCount(threading.Thread):
+    """``with PeakCount(server, query) as peak: ...``, then ``peak.most``."""
 
-    def __init__(self):
+    def __init__(self, server, query, interval=0.003):
         super().__init__(daemon=True)
-        self._done = threading.Event()
+        self.server, self.query, self.interval = server, query, interval
+        self.most, self._done = 0, threading.Event()
 
     def __enter__(self):
         self.start()
@@ -24,15 +25,6 @@ class Alongside(threading.Thread):
     def __exit__(self, *exc):
         self._done.set()
         self.join()
-
-
-class PeakCount(Alongside):
-    """``with PeakCount(server, query) as peak: ...``, then ``peak.most``."""
-
-    def __init__(self, server, query, interval=0.003):
-        super().__init__()
-        self.server, self.query, self.interval = server, query, interval
-        self.most = 0
 
     def run(self):
         with psycopg.connect(self.server.dsn(), autocommit=True) as conn:

@@ -28,7 +28,7 @@ from .querylog.collector import QueryLogCollector, QueryLogFailed
 from .querylog.config import query_log_sources
 from .discovery import select_databases
 from .session import (RETRYABLE, DatabaseUnavailable, connect, explain_query_error, in_recovery,
-                      is_recovery_conflict, is_vanished_object)
+                      is_ddl_deadlock, is_recovery_conflict, is_vanished_object)
 from .settings import SETTINGS, validate_config
 from .statements import EXISTS_NOW, NAMED_STATEMENTS, StatementSet, tagged
 
@@ -343,7 +343,9 @@ class Extractor:
         (deparse functions read the latest catalog, see statements.py) leaves nothing behind: it
         is run again without the objects that no longer exist, or, when none is gone (a function
         or type an object used was dropped), in halves, until the object that fails is alone and
-        is left out. The run goes on; the dropped objects are absent, as in the next snapshot.
+        is left out. The run goes on; the dropped objects are absent, as in the next snapshot. A
+        batch the server cancelled to end a deadlock with DDL (the batch holds locks on what the
+        views read; DROP ... CASCADE takes them in another order) is run again once the DDL is through.
         """
         pending = collections.deque(self._batch_keys(conn, statement))
         vanished = retries = 0
@@ -353,13 +355,17 @@ class Extractor:
                 self._stream(conn, statement.name, values if keys is None else (*values, _oid_array(keys)), part,
                              events, parser, buffered=keys is not None)
             except psycopg.Error as e:
-                if keys is None or not is_vanished_object(e):
+                deadlock = is_ddl_deadlock(e)
+                if keys is None or not (deadlock or is_vanished_object(e)):
                     raise
                 retries += 1
                 if retries > VANISHED_RETRIES:
                     raise StatementFailed(f"{statement.name}: objects kept being dropped while it read them ({retries - 1} "
                                           "batches run again); the database is read again with a fresh snapshot",
                                           retryable=True) from None
+                if deadlock:  # the savepoint's rollback let the DDL through: the same batch again
+                    pending.appendleft(keys)
+                    continue
                 gone = self._vanished(conn, statement, keys) if len(keys) > 1 else set(keys)
                 vanished += len(gone)
                 rest = [k for k in keys if k not in gone]

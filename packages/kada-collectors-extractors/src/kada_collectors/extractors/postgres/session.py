@@ -197,6 +197,12 @@ RETRYABLE = (pg_errors.InternalError_, pg_errors.SerializationFailure, pg_errors
 _VANISHED = re.compile(r"cache lookup failed for |could not open relation with OID |relation with OID \d+ does not exist")
 
 
+def is_ddl_deadlock(error: Exception) -> bool:
+    """The server cancelled the statement to end a deadlock with another session (not a standby's
+    recovery conflict, which shares the SQLSTATE)."""
+    return isinstance(error, pg_errors.DeadlockDetected) and not is_recovery_conflict(error)
+
+
 def is_vanished_object(error: Exception) -> bool:
     """The statement failed because an object it read was dropped after the snapshot was taken."""
     return isinstance(error, (pg_errors.InternalError_, pg_errors.UndefinedTable, pg_errors.UndefinedObject)) \
