@@ -1,5 +1,6 @@
 -- metadata: columns of tables, partitions, views, materialized views and foreign tables.
 -- A generated column's expression is its DEFINITION, not its default.
+-- Run once per batch of relation OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT 'COLUMN' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",

@@ -1,6 +1,7 @@
 -- metadata: table constraints. NOT NULL constraints (PostgreSQL 18 stores them as contype 'n')
 -- are left out: every version states them as the column's IS_NULLABLE. A kind this statement
 -- does not know comes through with its raw letter rather than being dropped.
+-- Run once per batch of table OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT 'CONSTRAINT' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(con.conname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",

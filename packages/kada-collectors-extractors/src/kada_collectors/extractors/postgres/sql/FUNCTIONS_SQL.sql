@@ -2,6 +2,7 @@
 -- argument types so overloads stay distinct. pg_get_functiondef() refuses aggregates, so an
 -- aggregate's parts are described in PROPERTIES instead. Functions the server made implicitly
 -- (a range type's constructors: an internal dependency) are not listed.
+-- Run once per batch of function OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT CASE p.prokind WHEN 'f' THEN 'FUNCTION' WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
                       WHEN 'w' THEN 'WINDOW_FUNCTION' ELSE 'FUNCTION' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'

@@ -1,4 +1,5 @@
 -- metadata: indexes (partitioned indexes included), also those backing a constraint.
+-- Run once per batch of index OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT 'INDEX' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) AS "PARENT_ID",

@@ -1,5 +1,6 @@
 -- metadata: tables, partitioned tables and foreign tables (partitions included, naming their
 -- parent and bound). Sizes come from relpages, never from pg_table_size(), which locks.
+-- Run once per batch of table OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' ELSE 'FOREIGN_TABLE' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",

@@ -1,5 +1,6 @@
 -- linkages: partitions to their parent (PARTITION_OF) and inheriting tables to theirs
 -- (INHERITS), one direct edge per level, so multi-level partitioning is a chain.
+-- Run once per batch of table OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT CASE WHEN c.relispartition THEN 'PARTITION_OF' ELSE 'INHERITS' END AS "LINK_TYPE",
        CASE c.relkind WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'f' THEN 'FOREIGN_TABLE' ELSE 'TABLE' END AS "SOURCE_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "SOURCE_ID",

@@ -1,5 +1,6 @@
 -- metadata: user triggers (not the internal ones behind foreign keys). tgtype is a bit mask:
 -- 1 row, 2 before, 4 insert, 8 delete, 16 update, 32 truncate, 64 instead of.
+-- Run once per batch of table OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT 'TRIGGER' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(tg.tgname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",

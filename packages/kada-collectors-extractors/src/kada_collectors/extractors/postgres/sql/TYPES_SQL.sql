@@ -1,5 +1,6 @@
 -- metadata: user-defined types and domains. Not listed: array types, the row type every table
 -- has, and types the server made for another (a range's multirange: an internal dependency).
+-- Run once per batch of type OIDs (placeholder 3), so that an object dropped while it runs is left out.
 SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
