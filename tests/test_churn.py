@@ -1,5 +1,5 @@
 """Catalog changes while the collector reads: an object dropped meanwhile is left out (or kept as the
-snapshot had it), and the run succeeds without reading the database again."""
+snapshot had it), or the database is read again in batches that leave it out; the run succeeds."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import IsolationLevel
 
-from collect import run_extract
+from collect import HOST, extractor_config, read_extract, run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
+from kada_collectors.extractors.postgres import Extractor
+from kada_collectors.extractors.postgres.session import connect
+from kada_collectors.extractors.postgres.statements import BY_NAME
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.validate import validate_folder
+from kada_collectors.lib.writer import ExtractFile
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from catalog_churn import ALIVE, CatalogChurn  # noqa: E402  (the DDL loop, shared with the figures script)
@@ -54,7 +60,8 @@ def test_fifty_runs_under_continuous_ddl_all_succeed(churn_db, tmp_path, caplog)
     retried = [r.getMessage() for r in caplog.records if RETRIED_DATABASE in r.getMessage()]
     print(f"{RUNS} runs in {time.monotonic() - started:.1f}s, {churn.loops} DDL loops ({churn.deadlocks} DDL "
           f"statements ended a deadlock), {len(left_out)} statements left objects out, {len(retried)} databases read again")
-    assert retried == [], retried
+    # A database is read again at most once (in batches), and only because an object vanished.
+    assert len(retried) <= RUNS and all("in batches" in message for message in retried), retried
 
 
 # -- an object dropped at an exact moment: after the collector's snapshot, before its deparse ------
@@ -115,22 +122,48 @@ def test_a_view_dropped_after_the_snapshot_is_left_out(churn_db, tmp_path, caplo
     assert validate_folder(tmp_path).ok
 
 
-def test_a_table_whose_default_lost_its_function_is_left_out_alone(churn_db, tmp_path, caplog):
-    """The table still exists, but its default (as the snapshot has it) calls a function dropped
-    meanwhile: the batch is halved until that table is alone; the other tables keep their columns."""
-    churn_db.execute("CREATE SCHEMA exact; CREATE FUNCTION exact.one() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
-                     "CREATE TABLE exact.other (a int DEFAULT 2); CREATE TABLE exact.t (a int DEFAULT exact.one()); "
-                     "CREATE TABLE exact.third (c text)", CHURN)
+FUNCTION_AND_TABLES = ("CREATE SCHEMA exact; CREATE FUNCTION exact.one() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
+                       "CREATE TABLE exact.other (a int DEFAULT 2); CREATE TABLE exact.t (a int DEFAULT exact.one()); "
+                       "CREATE TABLE exact.third (c text)")
+
+
+def test_a_statement_in_one_piece_that_fails_is_read_again_in_batches(churn_db, tmp_path, caplog):
+    """COLUMNS_SQL runs in one piece; the function t's default calls (as the snapshot has it) is
+    dropped before the default is deparsed: the database is read again, with a fresh snapshot
+    (t's column as it is now, without its default), in batches."""
+    churn_db.execute(FUNCTION_AND_TABLES, CHURN)
     try:
         extract = _run_while_locked(churn_db, "exact.t", ["DROP FUNCTION exact.one() CASCADE"], tmp_path)
     finally:
         churn_db.execute("DROP SCHEMA exact CASCADE", CHURN)
-    columns = {(r["SCHEMA_NAME"], r["OBJECT_NAME"]) for r in extract.metadata("COLUMN")}
-    assert ("exact", "other") in columns and ("exact", "third") in columns and ("exact", "t") not in columns
-    assert ("steady", "id") not in columns and ("public", "steady") in columns
-    assert "t" in {r["OBJECT_NAME"] for r in extract.metadata("TABLE") if r["SCHEMA_NAME"] == "exact"}
-    assert any("1 object(s) read by COLUMNS_SQL" in w for w in extract.manifest["warnings"]), extract.manifest["warnings"]
-    assert not any(RETRIED_DATABASE in r.getMessage() for r in caplog.records)
+    columns = {(r["SCHEMA_NAME"], r["OBJECT_NAME"]): r for r in extract.metadata("COLUMN")}
+    assert columns[("exact", "t")]["DEFAULT_VALUE"] == "" and columns[("exact", "other")]["DEFAULT_VALUE"] == "2"
+    retried = [r.getMessage() for r in caplog.records if RETRIED_DATABASE in r.getMessage()]
+    assert len(retried) == 1 and "COLUMNS_SQL failed: cache lookup failed for function" in retried[0], retried
+    assert "in batches" in retried[0] and extract.manifest["status"] == "succeeded"
+
+
+def test_in_batches_an_object_that_lost_what_it_uses_is_left_out_alone(churn_db, tmp_path):
+    """t still exists, but its default (as the snapshot has it) calls a function dropped after the
+    snapshot: no object of the batch is gone, so it is halved until t is alone and left out."""
+    churn_db.execute(FUNCTION_AND_TABLES, CHURN)
+    extractor = Extractor(**extractor_config(churn_db, [CHURN], tmp_path, user=LOW_PRIVILEGE_USER,
+                                             password=churn_db.password))
+    part = ExtractFile(str(tmp_path), "postgres", "metadata", "20260101000000", EXTRACT_COLUMNS["metadata"], False).part("t")
+    try:
+        with connect(extractor._settings, extractor._password, CHURN) as conn:
+            conn.autocommit, conn.isolation_level = False, IsolationLevel.REPEATABLE_READ
+            conn.execute("SELECT FROM pg_class LIMIT 1")  # the snapshot
+            churn_db.execute("DROP FUNCTION exact.one() CASCADE", CHURN)
+            warnings = extractor._read(conn, CHURN, BY_NAME["COLUMNS_SQL"], (HOST, "1970-01-01 00:00:00",
+                                       "2026-01-01 00:00:00"), part, None, None, short=False, batched=True)
+        part.close()
+    finally:
+        churn_db.execute("DROP SCHEMA exact CASCADE", CHURN)
+    tables = {(r["SCHEMA_NAME"], r["OBJECT_NAME"]) for r in read_extract(Path(part.path))}
+    assert ("exact", "other") in tables and ("exact", "third") in tables and ("exact", "t") not in tables
+    assert ("public", "steady") in tables and part.rows == len(read_extract(Path(part.path)))
+    assert len(warnings) == 1 and "1 object(s) read by COLUMNS_SQL" in warnings[0], warnings
 
 
 def test_a_batch_cancelled_to_end_a_deadlock_with_ddl_is_read_again(churn_db, tmp_path, caplog):

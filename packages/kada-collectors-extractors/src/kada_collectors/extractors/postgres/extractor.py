@@ -55,12 +55,14 @@ log = logging.getLogger(__name__)
 
 
 class StatementFailed(CollectorError):
-    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed."""
+    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed, ``vanished``
+    when an object it read was dropped meanwhile (the next attempt reads in batches)."""
 
-    def __init__(self, message, retryable, recovery_conflict=False):
+    def __init__(self, message, retryable, recovery_conflict=False, vanished=False):
         super().__init__(message)
         self.retryable = retryable
         self.recovery_conflict = recovery_conflict
+        self.vanished = vanished
 
 
 class Extractor:
@@ -253,19 +255,21 @@ class Extractor:
         outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
                    "rows": {}, "warnings": [], "error": None}
         short = False  # after a recovery conflict: one snapshot per statement
+        batched = False  # after an object vanished under a statement: every deparsing statement in batches
         for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
             events = ChangeEvents(store, self._settings["host"], dbname, window, parts["events"])
             try:
                 outcome["server_version"], outcome["warnings"], outcome["standby"] = self._extract_snapshot(
-                    dbname, parts, events, window, short)
+                    dbname, parts, events, window, short, batched)
             except StatementFailed as e:
                 limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
                 if e.retryable and attempt < limit:
-                    short = short or e.recovery_conflict
+                    short, batched = short or e.recovery_conflict, batched or e.vanished
                     log.warning("database %s: %s; retrying with a fresh snapshot%s", dbname, e,
-                                " per statement" if short else "")
+                                " per statement" if short else ", in batches that leave out objects dropped meanwhile"
+                                if batched else "")
                     continue
                 outcome["error"] = str(e)
             except DatabaseUnavailable as e:
@@ -290,8 +294,9 @@ class Extractor:
                  ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
         return outcome, parts
 
-    def _extract_snapshot(self, dbname, parts, events, window, short=False):
-        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
+    def _extract_snapshot(self, dbname, parts, events, window, short=False, batched=False):
+        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot
+        (``batched``: every statement that deparses in batches, see statements.py)."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
             server_version = conn.info.parameter_status("server_version")
@@ -313,7 +318,7 @@ class Extractor:
                         parser = parsers.get(statement.name)
                         watcher = events if statement.extract == "metadata" else None
                         left_out += self._read(conn, dbname, statement, values, parts[statement.extract], watcher,
-                                               parser, short)
+                                               parser, short, batched)
                         parsers.pop(statement.name, None)
                         if not parsers:
                             lineage.release()  # its relation catalog is not needed any more
@@ -329,15 +334,17 @@ class Extractor:
                     raise DatabaseUnavailable(
                         f"lost the connection to database {dbname!r} while running {current} (was the database "
                         f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
+                vanished = is_vanished_object(e)
                 raise StatementFailed(explain_query_error(e, current, self._settings),
-                                      retryable=isinstance(e, RETRYABLE)) from None
+                                      retryable=vanished or isinstance(e, RETRYABLE), vanished=vanished) from None
             if short:
                 warnings.append(f"database {dbname}: read with one snapshot per statement after the standby cancelled "
                                 "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
             return server_version.split()[0], warnings, standby
 
-    def _read(self, conn, dbname, statement, values, part, events, parser, short):
-        """Run one named statement, batch by batch; return the warnings for the manifest.
+    def _read(self, conn, dbname, statement, values, part, events, parser, short, batched):
+        """Run one named statement, in one piece or batch by batch (see _batch_keys); return the
+        warnings for the manifest.
 
         A batch that fails because an object it reads was dropped after the snapshot was taken
         (deparse functions read the latest catalog, see statements.py) leaves nothing behind: it
@@ -347,13 +354,13 @@ class Extractor:
         batch the server cancelled to end a deadlock with DDL (the batch holds locks on what the
         views read; DROP ... CASCADE takes them in another order) is run again once the DDL is through.
         """
-        pending = collections.deque(self._batch_keys(conn, statement))
+        pending = collections.deque(self._batch_keys(conn, statement, batched))
         vanished = retries = 0
         while pending:
             keys = pending.popleft()
             try:
-                self._stream(conn, statement.name, values if keys is None else (*values, _oid_array(keys)), part,
-                             events, parser, buffered=keys is not None)
+                self._stream(conn, statement.name, _with_batch(values, keys), part, events, parser,
+                             buffered=keys is not None)
             except psycopg.Error as e:
                 deadlock = is_ddl_deadlock(e)
                 if keys is None or not (deadlock or is_vanished_object(e)):
@@ -361,8 +368,7 @@ class Extractor:
                 retries += 1
                 if retries > VANISHED_RETRIES:
                     raise StatementFailed(f"{statement.name}: objects kept being dropped while it read them ({retries - 1} "
-                                          "batches run again); the database is read again with a fresh snapshot",
-                                          retryable=True) from None
+                                          "batches run again)", retryable=True, vanished=True) from None
                 if deadlock:  # the savepoint's rollback let the DDL through: the same batch again
                     pending.appendleft(keys)
                     continue
@@ -379,17 +385,19 @@ class Extractor:
                 f"depend on) while the collector read them and are left out ({retries} batch(es) run again)"
                 ] if vanished else []
 
-    def _batch_keys(self, conn, statement):
-        """The OIDs of each batch of ``statement``, or [None] when it runs in one piece."""
-        if not self._statements.is_batched(statement.name):
+    def _batch_keys(self, conn, statement, batched):
+        """The OIDs of each batch of ``statement``, or [None] when it runs in one piece: the statements
+        that deparse run in batches when they hold locks (VIEWS_SQL), or when ``batched`` (the
+        database is read again because an object vanished under a statement run in one piece)."""
+        if not self._statements.is_batched(statement.name) or not (batched or statement.batches.holds_locks):
             return [None]
         size = statement.batches.size
         keys = [row[0] for row in conn.execute(tagged(statement.batches.keys)).fetchall()]
         return [keys[i:i + size] for i in range(0, len(keys), size)] or [[]]
 
     def _batches(self, conn, statement, values):
-        """The placeholder values of each execution: one, or one per batch of OIDs."""
-        return [values if keys is None else (*values, _oid_array(keys)) for keys in self._batch_keys(conn, statement)]
+        """The placeholder values of each execution of a first attempt: one, or one per batch of OIDs."""
+        return [_with_batch(values, keys) for keys in self._batch_keys(conn, statement, batched=False)]
 
     @staticmethod
     def _vanished(conn, statement, keys):
@@ -462,8 +470,13 @@ def _write(records, part, events, parser):
 
 
 def _oid_array(keys):
-    """A batch of OIDs as the text of an oid[] literal (placeholder {3})."""
+    """A batch of OIDs as the text of an oid[] literal."""
     return "{" + ",".join(map(str, keys)) + "}"
+
+
+def _with_batch(values, keys):
+    """The placeholder values with {3}: the batch of OIDs, or NULL for a statement in one piece."""
+    return (*values, None if keys is None else _oid_array(keys))
 
 
 def _described(conn, query):

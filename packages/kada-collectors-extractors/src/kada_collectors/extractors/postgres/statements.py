@@ -6,14 +6,16 @@ and ``{2}`` its end (``YYYY-MM-DD HH:MM:SS``, UTC). A statement must return exac
 extract's columns, in order; a replacement that does not is refused when it runs, naming both
 column lists.
 
-A statement that calls deparse functions (pg_get_viewdef, pg_get_indexdef, pg_get_expr...) runs
-in batches: ``{3}`` is then a batch of object OIDs (a text literal, cast it with ``::oid[]``), and
-each batch runs in its own savepoint. Those functions read the server's catalog caches, which
-follow the latest committed state rather than the snapshot: an object dropped after the snapshot
-was taken makes them fail, and the batch is run again without it (see ``Extractor._read``).
-``pg_get_viewdef`` also locks what a view reads until the savepoint ends, so ``VIEWS_SQL``'s batches
-are small: the locks held at any moment are bounded by the batch, not by the database (the
-server's lock table is shared and finite). A replacement without ``{3}`` runs in one piece.
+A statement that calls deparse functions (pg_get_viewdef, pg_get_indexdef, pg_get_expr...) can
+run in batches: ``{3}`` is then a batch of object OIDs (a text literal, cast it with ``::oid[]``),
+each batch in its own savepoint, or NULL when it runs in one piece. Those functions read the
+server's catalog caches, which follow the latest committed state rather than the snapshot: an
+object dropped after the snapshot was taken makes them fail, and a batch is run again without it
+(see ``Extractor._read``). ``VIEWS_SQL`` always runs in batches, small ones: ``pg_get_viewdef``
+locks what a view reads until the savepoint ends, so the locks held at any moment are bounded by
+the batch, not by the database (the server's lock table is shared and finite). The others run in
+one piece, and in batches when the database is read again because an object vanished under a
+statement. A replacement without ``{3}`` always runs in one piece.
 """
 
 import re
@@ -59,8 +61,8 @@ EXISTS_NOW = {
     "function": "has_function_privilege(k, 'EXECUTE')",
     "type": "has_type_privilege(k, 'USAGE')",
 }
-# Objects per batch: VIEWS_SQL holds a lock on what each view reads until its batch ends; the
-# others hold none, and their batch is kept in memory until it is all read (see Extractor._read).
+# Objects per batch: VIEWS_SQL holds a lock on what each view reads until its batch ends; a
+# batch is kept in memory until it is all read (see Extractor._read).
 LOCKING_BATCH_OBJECTS = 200
 BATCH_OBJECTS = 2000
 
@@ -72,6 +74,7 @@ class Batches:
     keys: str  # lists, in output order, the OIDs the statement is run over
     kind: str  # what the OIDs are: a key of EXISTS_NOW
     size: int = BATCH_OBJECTS
+    holds_locks: bool = False  # in batches always, not only when the database is read again
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,13 @@ BATCH_PLACEHOLDER = "{3}"
 _USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'"
 
 
-def _relations(kinds, order="c.oid", size=BATCH_OBJECTS):
+def _relations(kinds, order="c.oid"):
     return Batches(f"SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                   f"WHERE c.relkind IN ({kinds}) AND {_USER_SCHEMA} ORDER BY {order}", "relation", size)
+                   f"WHERE c.relkind IN ({kinds}) AND {_USER_SCHEMA} ORDER BY {order}", "relation")
 
 
 TABLES = _relations("'r', 'p', 'f'")
-VIEWS = _relations("'v', 'm'", "n.nspname, c.relname", LOCKING_BATCH_OBJECTS)
+VIEWS = Batches(_relations("'v', 'm'", "n.nspname, c.relname").keys, "relation", LOCKING_BATCH_OBJECTS, holds_locks=True)
 INDEXES = Batches(f"SELECT i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                   f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER_SCHEMA} ORDER BY 1", "relation")
 FUNCTIONS = Batches(f"SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
@@ -177,7 +180,7 @@ class StatementSet:
             if index >= len(values):
                 raise ExtractError(
                     f"{name} uses the placeholder {{{index}}}, but only {{0}} to {{{len(values) - 1}}} exist "
-                    "({0} host, {1} window start, {2} window end, {3} a batch of OIDs in the batched statements)"
+                    "({0} host, {1} window start, {2} window end, {3} a batch of OIDs or NULL in the statements that deparse)"
                 )
             return sql.Literal(values[index]).as_string(conn)
 
