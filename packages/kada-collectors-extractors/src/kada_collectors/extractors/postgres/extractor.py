@@ -55,14 +55,15 @@ log = logging.getLogger(__name__)
 
 
 class StatementFailed(CollectorError):
-    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed, ``vanished``
-    when an object it read was dropped meanwhile (the next attempt reads in batches)."""
+    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed,
+    ``catalog_changed`` when DDL got in its way (an object it read was dropped meanwhile, or a
+    deadlock): the next attempt reads in batches."""
 
-    def __init__(self, message, retryable, recovery_conflict=False, vanished=False):
+    def __init__(self, message, retryable, recovery_conflict=False, catalog_changed=False):
         super().__init__(message)
         self.retryable = retryable
         self.recovery_conflict = recovery_conflict
-        self.vanished = vanished
+        self.catalog_changed = catalog_changed
 
 
 class Extractor:
@@ -255,7 +256,7 @@ class Extractor:
         outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
                    "rows": {}, "warnings": [], "error": None}
         short = False  # after a recovery conflict: one snapshot per statement
-        batched = False  # after an object vanished under a statement: every deparsing statement in batches
+        batched = False  # after DDL got in a statement's way: every deparsing statement in batches
         for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
@@ -266,7 +267,7 @@ class Extractor:
             except StatementFailed as e:
                 limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
                 if e.retryable and attempt < limit:
-                    short, batched = short or e.recovery_conflict, batched or e.vanished
+                    short, batched = short or e.recovery_conflict, batched or e.catalog_changed
                     log.warning("database %s: %s; retrying with a fresh snapshot%s", dbname, e,
                                 " per statement" if short else ", in batches that leave out objects dropped meanwhile"
                                 if batched else "")
@@ -334,9 +335,9 @@ class Extractor:
                     raise DatabaseUnavailable(
                         f"lost the connection to database {dbname!r} while running {current} (was the database "
                         f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
-                vanished = is_vanished_object(e)
+                changed = is_vanished_object(e) or is_ddl_deadlock(e)
                 raise StatementFailed(explain_query_error(e, current, self._settings),
-                                      retryable=vanished or isinstance(e, RETRYABLE), vanished=vanished) from None
+                                      retryable=changed or isinstance(e, RETRYABLE), catalog_changed=changed) from None
             if short:
                 warnings.append(f"database {dbname}: read with one snapshot per statement after the standby cancelled "
                                 "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
@@ -368,7 +369,7 @@ class Extractor:
                 retries += 1
                 if retries > VANISHED_RETRIES:
                     raise StatementFailed(f"{statement.name}: objects kept being dropped while it read them ({retries - 1} "
-                                          "batches run again)", retryable=True, vanished=True) from None
+                                          "batches run again)", retryable=True, catalog_changed=True) from None
                 if deadlock:  # the savepoint's rollback let the DDL through: the same batch again
                     pending.appendleft(keys)
                     continue
