@@ -55,6 +55,7 @@ def measure(admin_dsn: str, workdir: Path, runs: int = RUNS) -> dict:
             while churn.loops <= ALIVE and not churn.errors:
                 time.sleep(0.01)
             failed, invalid, seconds, left_out_runs, window_start = 0, 0, [], 0, None
+            loops_before, started_all = churn.loops, time.monotonic()
             for run in range(runs):
                 output = Path(workdir) / f"run{run:03d}"
                 started, before = time.monotonic(), len(messages.left_out)
@@ -66,6 +67,7 @@ def measure(admin_dsn: str, workdir: Path, runs: int = RUNS) -> dict:
                 seconds.append(time.monotonic() - started)
                 invalid += not validate_folder(output).ok
                 left_out_runs += len(messages.left_out) > before
+            loops_per_second = (churn.loops - loops_before) / (time.monotonic() - started_all)
     finally:
         logging.getLogger("kada_collectors").removeHandler(messages)
         _teardown(admin_dsn)
@@ -74,7 +76,7 @@ def measure(admin_dsn: str, workdir: Path, runs: int = RUNS) -> dict:
     return {"churn_runs": runs, "churn_failed_runs": failed, "churn_invalid_outputs": invalid,
             "churn_databases_read_again": messages.retried, "churn_runs_leaving_objects_out": left_out_runs,
             "churn_objects_left_out": sum(messages.left_out), "churn_ddl_loops": churn.loops,
-            "churn_ddl_deadlock_victims": churn.deadlocks,
+            "churn_ddl_loops_per_second": round(loops_per_second, 1), "churn_ddl_deadlock_victims": churn.deadlocks,
             "churn_seconds_per_run_median": round(statistics.median(seconds), 3),
             "churn_seconds_per_run_max": round(max(seconds), 3)}
 
