@@ -39,7 +39,7 @@ def churn_db(pg18):
     return pg18
 
 
-@pytest.mark.slow  # about 30 s: 50 runs of the collector
+@pytest.mark.slow  # about 20 s on 2 cores: 50 runs of the collector
 def test_fifty_runs_under_continuous_ddl_all_succeed(churn_db, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="kada_collectors")
     started, windows_end = time.monotonic(), None
@@ -60,8 +60,9 @@ def test_fifty_runs_under_continuous_ddl_all_succeed(churn_db, tmp_path, caplog)
     retried = [r.getMessage() for r in caplog.records if RETRIED_DATABASE in r.getMessage()]
     print(f"{RUNS} runs in {time.monotonic() - started:.1f}s, {churn.loops} DDL loops ({churn.deadlocks} DDL "
           f"statements ended a deadlock), {len(left_out)} statements left objects out, {len(retried)} databases read again")
-    # A database is read again at most once (in batches), and only because an object vanished.
-    assert len(retried) <= RUNS and all("in batches" in message for message in retried), retried
+    # Every run succeeded (run_extract raises otherwise); a database read again was read so because
+    # DDL got in the way of a statement in one piece, and the second read went in batches.
+    assert all("in batches" in message for message in retried), retried
 
 
 # -- an object dropped at an exact moment: after the collector's snapshot, before its deparse ------
