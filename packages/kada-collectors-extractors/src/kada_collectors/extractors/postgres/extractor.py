@@ -36,9 +36,9 @@ SOURCE = "postgres"
 BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID = 16, 1114, 1184
 # The name of the collector's savepoints: recognisable in query logs as its own.
 SAVEPOINT = "kada_statement"
-# Batches of one statement run again because objects vanished while they were read: each run
-# leaves out at least one object or halves a batch, so this bounds the work, not the outcome.
-VANISHED_RETRIES = 64
+# Batches of one statement run again because DDL got in their way (see _read): each rerun after
+# a dropped object leaves out at least one object or halves a batch, so this bounds the work.
+BATCH_RERUNS = 64
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
 REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
 ATTEMPTS_PER_DATABASE = 2
@@ -367,7 +367,7 @@ class Extractor:
                 if keys is None or not (deadlock or is_vanished_object(e)):
                     raise
                 retries += 1
-                if retries > VANISHED_RETRIES:
+                if retries > BATCH_RERUNS:
                     raise StatementFailed(f"{statement.name}: objects kept being dropped while it read them ({retries - 1} "
                                           "batches run again)", retryable=True, catalog_changed=True) from None
                 if deadlock:  # the savepoint's rollback let the DDL through: the same batch again
