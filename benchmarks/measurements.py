@@ -41,7 +41,7 @@ def copy_limit_pass(extractor, dsn, host):
                 # exactly the SQL a run does, user replacements included.
                 started = time.monotonic()
                 batches = extractor._batches(conn, BY_NAME[name], values)  # runs the batch keys query
-                if extractor._statements.is_batched(name):
+                if batches[0][3] is not None:  # in batches: the batch keys query ran
                     entries.append(_entry(f"{name} (batch keys)", time.monotonic() - started))
                 entry = _entry(name, 0.0, executions=0, rows=0)
                 for batch_values in batches:

@@ -82,11 +82,16 @@ def shop(pg_server: PgServer) -> PgServer:
         pg_server.create_database(SHOP)
         pg_server.run_sql_file(SAMPLE_SCHEMA, SHOP)
         pg_server.run_sql_file(AWKWARD_NAMES, SHOP)
-        pg_server.execute(
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{LOW_PRIVILEGE_USER}') THEN "
-            f"CREATE ROLE {LOW_PRIVILEGE_USER} LOGIN PASSWORD '{pg_server.password}'; END IF; END $$")
+        create_low_privilege_role(pg_server)
         pg_server._shop_loaded = True
     return pg_server
+
+
+def create_low_privilege_role(server: PgServer) -> None:
+    """The collector's user (``LOW_PRIVILEGE_USER``, the server's password), unless it exists."""
+    server.execute(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{LOW_PRIVILEGE_USER}') THEN "
+        f"CREATE ROLE {LOW_PRIVILEGE_USER} LOGIN PASSWORD '{server.password}'; END IF; END $$")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The PostgreSQL collector: ``Extractor(**config)``, ``test_connection()``, ``run()``."""
 
+import collections
 import contextlib
 import errno
 import logging
@@ -30,16 +31,17 @@ from .querylog.collector import QueryLogCollector, QueryLogFailed
 from .querylog.config import query_log_sources
 from .discovery import select_databases
 from .session import (RETRYABLE, DatabaseUnavailable, connect, explain_query_error, in_recovery,
-                      is_recovery_conflict)
+                      is_ddl_deadlock, is_recovery_conflict, is_vanished_object)
 from .settings import SETTINGS, validate_config
-from .statements import NAMED_STATEMENTS, StatementSet, tagged
+from .statements import EXISTS_NOW, NAMED_STATEMENTS, StatementSet, tagged
 
 SOURCE = "postgres"
 BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID = 16, 1114, 1184
 # The name of the collector's savepoints: recognisable in query logs as its own.
 SAVEPOINT = "kada_statement"
-# Objects deparsed per savepoint by batched statements: bounds the locks held at any moment.
-BATCH_OBJECTS = 200
+# Batches of one statement run again because DDL got in their way (see _read): each rerun after
+# a dropped object leaves out at least one object or halves a batch, so this bounds the work.
+BATCH_RERUNS = 64
 # Columns whose text may quote credentials (a conninfo in a function body, FDW options).
 REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
 ATTEMPTS_PER_DATABASE = 2
@@ -56,12 +58,15 @@ log = logging.getLogger(__name__)
 
 
 class StatementFailed(CollectorError):
-    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed."""
+    """A statement failed in a database; ``retryable`` when a fresh snapshot may succeed,
+    ``catalog_changed`` when DDL got in its way (an object it read was dropped meanwhile, or a
+    deadlock): the next attempt reads in batches."""
 
-    def __init__(self, message, retryable, recovery_conflict=False):
+    def __init__(self, message, retryable, recovery_conflict=False, catalog_changed=False):
         super().__init__(message)
         self.retryable = retryable
         self.recovery_conflict = recovery_conflict
+        self.catalog_changed = catalog_changed
 
 
 class Extractor:
@@ -309,19 +314,21 @@ class Extractor:
         outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
                    "rows": {}, "warnings": [], "error": None}
         short = False  # after a recovery conflict: one snapshot per statement
+        batched = False  # after DDL got in a statement's way: every deparsing statement in batches
         for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
             # Parts are named by position: a database name may hold any character.
             parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
             events = ChangeEvents(store, self._settings["host"], dbname, window, parts["events"])
             try:
                 outcome["server_version"], outcome["warnings"], outcome["standby"] = self._extract_snapshot(
-                    dbname, parts, events, window, short)
+                    dbname, parts, events, window, short, batched)
             except StatementFailed as e:
                 limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
                 if e.retryable and attempt < limit:
-                    short = short or e.recovery_conflict
+                    short, batched = short or e.recovery_conflict, batched or e.catalog_changed
                     log.warning("database %s: %s; retrying with a fresh snapshot%s", dbname, e,
-                                " per statement" if short else "")
+                                " per statement" if short else ", in batches that leave out objects dropped meanwhile"
+                                if batched else "")
                     continue
                 outcome["error"] = str(e)
             except DatabaseUnavailable as e:
@@ -346,8 +353,9 @@ class Extractor:
                  ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
         return outcome, parts
 
-    def _extract_snapshot(self, dbname, parts, events, window, short=False):
-        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot."""
+    def _extract_snapshot(self, dbname, parts, events, window, short=False, batched=False):
+        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot
+        (``batched``: every statement that deparses in batches, see statements.py)."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
             server_version = conn.info.parameter_status("server_version")
@@ -361,23 +369,22 @@ class Extractor:
                     current = "the relation catalog for lineage"
                     lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts["linkages"].write)
                     # Rows are watched as they stream by: objects checksummed and definitions
-                    # parsed once, never held in memory.
+                    # parsed once, never more than a batch of them held in memory.
                     parsers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
+                    left_out = []
                     for statement in NAMED_STATEMENTS:
                         current = statement.name
                         parser = parsers.get(statement.name)
                         watcher = events if statement.extract == "metadata" else None
-                        for batch_values in self._batches(conn, statement, values):
-                            self._stream(conn, statement.name, batch_values, parts[statement.extract], watcher, parser)
-                            if short:
-                                conn.commit()  # nothing long-lived for a standby's replay to cancel
+                        left_out += self._read(conn, dbname, statement, values, parts[statement.extract], watcher,
+                                               parser, short, batched)
                         parsers.pop(statement.name, None)
                         if not parsers:
                             lineage.release()  # its relation catalog is not needed any more
                     current = "the change events"
                     warnings = events.write()
                     current = "the check for unknown object kinds"
-                    warnings += unknown_kinds(conn, dbname) + lineage.finish()
+                    warnings += left_out + unknown_kinds(conn, dbname) + lineage.finish()
             except psycopg.Error as e:
                 if is_recovery_conflict(e):  # a standby ends the session when a savepoint is open
                     raise StatementFailed(explain_query_error(e, current, self._settings), retryable=True,
@@ -386,26 +393,85 @@ class Extractor:
                     raise DatabaseUnavailable(
                         f"lost the connection to database {dbname!r} while running {current} (was the database "
                         f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
+                changed = is_vanished_object(e) or is_ddl_deadlock(e)
                 raise StatementFailed(explain_query_error(e, current, self._settings),
-                                      retryable=isinstance(e, RETRYABLE)) from None
+                                      retryable=changed or isinstance(e, RETRYABLE), catalog_changed=changed) from None
             if short:
                 warnings.append(f"database {dbname}: read with one snapshot per statement after the standby cancelled "
                                 "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
             return server_version.split()[0], warnings, standby
 
-    def _batches(self, conn, statement, values):
-        """The placeholder values of each execution: one, or one per batch of OIDs."""
-        if not self._statements.is_batched(statement.name):
-            return [values]
-        keys = [row[0] for row in conn.execute(tagged(statement.batch_keys)).fetchall()]
-        batches = [keys[i:i + BATCH_OBJECTS] for i in range(0, len(keys), BATCH_OBJECTS)] or [[]]
-        return [(*values, "{" + ",".join(map(str, batch)) + "}") for batch in batches]
+    def _read(self, conn, dbname, statement, values, part, events, parser, short, batched):
+        """Run one named statement, in one piece or batch by batch (see _batch_keys); return the
+        warnings for the manifest.
 
-    def _stream(self, conn, name, values, part, events=None, parser=None):
+        A batch that fails because an object it reads was dropped after the snapshot was taken
+        (deparse functions read the latest catalog, see statements.py) leaves nothing behind: it
+        is run again without the objects that no longer exist, or, when none is gone (a function
+        or type an object used was dropped), in halves, until the object that fails is alone and
+        is left out. The run goes on; the dropped objects are absent, as in the next snapshot. A
+        batch the server cancelled to end a deadlock with DDL (the batch holds locks on what the
+        views read; DROP ... CASCADE takes them in another order) is run again once the DDL is through.
+        """
+        pending = collections.deque(self._batch_keys(conn, statement, batched))
+        vanished = retries = 0
+        while pending:
+            keys = pending.popleft()
+            try:
+                self._stream(conn, statement.name, _with_batch(values, keys), part, events, parser,
+                             buffered=keys is not None)
+            except psycopg.Error as e:
+                deadlock = is_ddl_deadlock(e)
+                if keys is None or not (deadlock or is_vanished_object(e)):
+                    raise
+                retries += 1
+                if retries > BATCH_RERUNS:
+                    raise StatementFailed(f"{statement.name}: objects kept being dropped while it read them ({retries - 1} "
+                                          "batches run again)", retryable=True, catalog_changed=True) from None
+                if deadlock:  # the savepoint's rollback let the DDL through: the same batch again
+                    pending.appendleft(keys)
+                    continue
+                gone = self._vanished(conn, statement, keys) if len(keys) > 1 else set(keys)
+                vanished += len(gone)
+                rest = [k for k in keys if k not in gone]
+                halves = [rest] if gone else [rest[len(rest) // 2:], rest[:len(rest) // 2]]
+                pending.extendleft(half for half in halves if half)
+                continue
+            if short:
+                conn.commit()  # nothing long-lived for a standby's replay to cancel
+        # A warning of the manifest, which run() also logs.
+        return [f"database {dbname!r}: {vanished} object(s) read by {statement.name} were dropped (or lost what they "
+                f"depend on) while the collector read them and are left out ({retries} batch(es) run again)"
+                ] if vanished else []
+
+    def _batch_keys(self, conn, statement, batched):
+        """The OIDs of each batch of ``statement``, or [None] when it runs in one piece: the statements
+        that deparse run in batches when they hold locks (VIEWS_SQL), or when ``batched`` (the
+        database is read again because an object vanished under a statement run in one piece)."""
+        if not self._statements.is_batched(statement.name) or not (batched or statement.batches.holds_locks):
+            return [None]
+        size = statement.batches.size
+        keys = [row[0] for row in conn.execute(tagged(statement.batches.keys)).fetchall()]
+        return [keys[i:i + size] for i in range(0, len(keys), size)] or [[]]
+
+    def _batches(self, conn, statement, values):
+        """The placeholder values of each execution of a first attempt: one, or one per batch of OIDs."""
+        return [_with_batch(values, keys) for keys in self._batch_keys(conn, statement, batched=False)]
+
+    @staticmethod
+    def _vanished(conn, statement, keys):
+        """Those of ``keys`` whose object is gone now (a lookup in the latest catalog, not the snapshot)."""
+        query = f"SELECT k FROM unnest(%s::oid[]) k WHERE {EXISTS_NOW[statement.batches.kind]} IS NULL"
+        with conn.transaction(SAVEPOINT, force_rollback=True):
+            return {row[0] for row in conn.execute(tagged(query), (_oid_array(keys),))}
+
+    def _stream(self, conn, name, values, part, events=None, parser=None, buffered=False):
         """Run one statement, streaming its rows into ``part`` as the server renders them (COPY in
         the contract's CSV, credentials redacted by the server). The collector only looks at them
         for ``events`` (metadata: the server's checksums come ahead of each row, see events.py)
-        and for ``parser``, which gets each record parsed back, its values as text.
+        and for ``parser``, which gets each record parsed back, its values as text. ``buffered``
+        (a batch): the rows are kept until all are read, so that a batch that fails part-way
+        leaves nothing behind.
 
         It runs in a savepoint that is rolled back afterwards: deparse functions such as
         pg_get_viewdef keep their locks until the (sub)transaction ends, and rolling back to the
@@ -425,18 +491,14 @@ class Extractor:
             if events is not None:
                 rendered = sql.SQL("SELECT {}, * FROM ({}) q").format(CHECKSUMS, rendered)
             copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER '|', FORCE_QUOTE *)").format(rendered)
-            write = part.write_csv
             with cur.copy(copy) as stream:
                 # The protocol sends each row in a message of its own: a record is a whole block.
-                records = stream if events is None else events.watch(stream)
-                if parser is None:
-                    for record in records:
-                        write(record)
-                else:
-                    for record in records:
-                        write(record)
-                        parser(csv_values(record))
-            part.rows += cur.rowcount
+                records = [bytes(record) for record in stream] if buffered else _write(stream, part, events, parser)
+            if not buffered:
+                part.rows += cur.rowcount
+        if buffered:
+            _write(records, part, events, parser)
+            part.rows += len(records)
 
     def _columns(self, cur, name, query):
         """(name, type OID) of each column of statement ``name``, checked against the contract. The
@@ -451,6 +513,29 @@ class Extractor:
             if key is not None:
                 self._described[key] = columns
         return columns
+
+
+def _write(records, part, events, parser):
+    """Write COPY ``records`` into ``part``, through ``events`` and ``parser`` when given (see _stream)."""
+    write = part.write_csv
+    records = records if events is None else events.watch(records)
+    if parser is None:
+        for record in records:
+            write(record)
+    else:
+        for record in records:
+            write(record)
+            parser(csv_values(record))
+
+
+def _oid_array(keys):
+    """A batch of OIDs as the text of an oid[] literal."""
+    return "{" + ",".join(map(str, keys)) + "}"
+
+
+def _with_batch(values, keys):
+    """The placeholder values with {3}: the batch of OIDs, or NULL for a statement in one piece."""
+    return (*values, None if keys is None else _oid_array(keys))
 
 
 def _described(conn, query):

@@ -5,6 +5,7 @@ PgBouncer in front of RDS rejects.
 """
 
 import logging
+import re
 from typing import Optional
 
 import psycopg
@@ -209,6 +210,20 @@ def explain_query_error(error, name, settings):
 # deparse functions raise "could not open relation" or "cache lookup failed" (internal errors); a
 # hot standby may cancel a long snapshot; a lock held by brief DDL may free up.
 RETRYABLE = (pg_errors.InternalError_, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+# What those deparse functions raise for an object dropped after the snapshot was taken.
+_VANISHED = re.compile(r"cache lookup failed for |could not open relation with OID |relation with OID \d+ does not exist")
+
+
+def is_ddl_deadlock(error: Exception) -> bool:
+    """The server cancelled the statement to end a deadlock with another session (not a standby's
+    recovery conflict, which shares the SQLSTATE)."""
+    return isinstance(error, pg_errors.DeadlockDetected) and not is_recovery_conflict(error)
+
+
+def is_vanished_object(error: Exception) -> bool:
+    """The statement failed because an object it read was dropped after the snapshot was taken."""
+    return isinstance(error, (pg_errors.InternalError_, pg_errors.UndefinedTable, pg_errors.UndefinedObject)) \
+        and _VANISHED.search(error.diag.message_primary or "") is not None
 
 
 def in_recovery(conn):

@@ -6,11 +6,16 @@ and ``{2}`` its end (``YYYY-MM-DD HH:MM:SS``, UTC). A statement must return exac
 extract's columns, in order; a replacement that does not is refused when it runs, naming both
 column lists.
 
-A statement whose deparse functions lock what they read (``VIEWS_SQL``: pg_get_viewdef) runs in
-batches: ``{3}`` is then a batch of object OIDs (a text literal, cast it with ``::oid[]``), and
-each batch runs in its own savepoint, so the locks held at any moment are bounded by the batch,
-not by the database (the server's lock table is shared and finite). A replacement without ``{3}``
-runs in one piece.
+A statement that calls deparse functions (pg_get_viewdef, pg_get_indexdef, pg_get_expr...) can
+run in batches: ``{3}`` is then a batch of object OIDs (a text literal, cast it with ``::oid[]``),
+each batch in its own savepoint, or NULL when it runs in one piece. Those functions read the
+server's catalog caches, which follow the latest committed state rather than the snapshot: an
+object dropped after the snapshot was taken makes them fail, and a batch is run again without it
+(see ``Extractor._read``). ``VIEWS_SQL`` always runs in batches, small ones: ``pg_get_viewdef``
+locks what a view reads until the savepoint ends, so the locks held at any moment are bounded by
+the batch, not by the database (the server's lock table is shared and finite). The others run in
+one piece, and in batches when the database is read again because an object vanished under a
+statement. A replacement without ``{3}`` always runs in one piece.
 """
 
 import re
@@ -49,19 +54,57 @@ def is_collector_statement(text):
     return _COLLECTOR_STATEMENT.search(text) is not None
 
 
+# Whether the object of each key still exists now, as the catalog caches have it (the latest
+# committed state, not the snapshot): these functions return NULL for an OID that is gone.
+EXISTS_NOW = {
+    "relation": "has_table_privilege(k, 'SELECT')",
+    "function": "has_function_privilege(k, 'EXECUTE')",
+    "type": "has_type_privilege(k, 'USAGE')",
+}
+# Objects per batch: VIEWS_SQL holds a lock on what each view reads until its batch ends; a
+# batch is kept in memory until it is all read (see Extractor._read).
+LOCKING_BATCH_OBJECTS = 200
+BATCH_OBJECTS = 2000
+
+
+@dataclass(frozen=True)
+class Batches:
+    """How a statement is run in batches (see the docstring)."""
+
+    keys: str  # lists, in output order, the OIDs the statement is run over
+    kind: str  # what the OIDs are: a key of EXISTS_NOW
+    size: int = BATCH_OBJECTS
+    holds_locks: bool = False  # in batches always, not only when the database is read again
+
+
 @dataclass(frozen=True)
 class NamedStatement:
     name: str
     extract: str
-    # Lists, in output order, the OIDs the statement is run over in batches (see the docstring).
-    batch_keys: Optional[str] = None
+    batches: Optional[Batches] = None
 
 
 BATCH_PLACEHOLDER = "{3}"
-VIEW_OIDS = """
-SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('v', 'm') ORDER BY n.nspname, c.relname
-"""
+_USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'"
+
+
+def _relations(kinds, order="c.oid"):
+    return Batches(f"SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   f"WHERE c.relkind IN ({kinds}) AND {_USER_SCHEMA} ORDER BY {order}", "relation")
+
+
+TABLES = _relations("'r', 'p', 'f'")
+VIEWS = Batches(_relations("'v', 'm'", "n.nspname, c.relname").keys, "relation", LOCKING_BATCH_OBJECTS, holds_locks=True)
+INDEXES = Batches(f"SELECT i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                  f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER_SCHEMA} ORDER BY 1", "relation")
+FUNCTIONS = Batches(f"SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    f"WHERE {_USER_SCHEMA} ORDER BY 1", "function")
+# Not the array types nor the row types of relations, which TYPES_SQL leaves out.
+TYPES = Batches(f"SELECT t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                f"LEFT JOIN pg_class c ON c.oid = t.typrelid WHERE {_USER_SCHEMA} AND (t.typrelid = 0 OR c.relkind = 'c') "
+                f"AND NOT EXISTS (SELECT FROM pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid) ORDER BY 1", "type")
+TRIGGERS = Batches("SELECT DISTINCT tgrelid FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1", "relation")
+INHERITORS = Batches("SELECT DISTINCT inhrelid FROM pg_inherits ORDER BY 1", "relation")
 
 
 # In run order. One statement per object kind, each run once per database.
@@ -69,17 +112,17 @@ NAMED_STATEMENTS = (
     NamedStatement("DATABASES_SQL", "metadata"),
     NamedStatement("SCHEMAS_SQL", "metadata"),
     NamedStatement("EXTENSIONS_SQL", "metadata"),
-    NamedStatement("TABLES_SQL", "metadata"),
-    NamedStatement("VIEWS_SQL", "metadata", batch_keys=VIEW_OIDS),
-    NamedStatement("FUNCTIONS_SQL", "metadata"),
-    NamedStatement("COLUMNS_SQL", "metadata"),
+    NamedStatement("TABLES_SQL", "metadata", TABLES),
+    NamedStatement("VIEWS_SQL", "metadata", VIEWS),
+    NamedStatement("FUNCTIONS_SQL", "metadata", FUNCTIONS),
+    NamedStatement("COLUMNS_SQL", "metadata", _relations("'r', 'p', 'f', 'v', 'm'")),
     NamedStatement("SEQUENCES_SQL", "metadata"),
-    NamedStatement("TYPES_SQL", "metadata"),
-    NamedStatement("INDEXES_SQL", "metadata"),
-    NamedStatement("CONSTRAINTS_SQL", "metadata"),
-    NamedStatement("TRIGGERS_SQL", "metadata"),
+    NamedStatement("TYPES_SQL", "metadata", TYPES),
+    NamedStatement("INDEXES_SQL", "metadata", INDEXES),
+    NamedStatement("CONSTRAINTS_SQL", "metadata", TABLES),
+    NamedStatement("TRIGGERS_SQL", "metadata", TRIGGERS),
     NamedStatement("FOREIGN_KEYS_SQL", "linkages"),
-    NamedStatement("TABLE_HIERARCHY_SQL", "linkages"),
+    NamedStatement("TABLE_HIERARCHY_SQL", "linkages", INHERITORS),
     NamedStatement("SEQUENCE_OWNERS_SQL", "linkages"),
     NamedStatement("TRIGGER_FUNCTIONS_SQL", "linkages"),
     NamedStatement("TYPE_USAGE_SQL", "linkages"),
@@ -126,7 +169,7 @@ class StatementSet:
             raise ExtractError(f"no SQL statement named {name!r}; the names are: {', '.join(self.names())}")
 
     def is_batched(self, name):
-        return BY_NAME[name].batch_keys is not None and BATCH_PLACEHOLDER in self._text[name]
+        return BY_NAME[name].batches is not None and BATCH_PLACEHOLDER in self._text[name]
 
     def render(self, name, values, conn):
         """The statement text with placeholders replaced by SQL literals, tagged, ready to run."""
@@ -137,7 +180,7 @@ class StatementSet:
             if index >= len(values):
                 raise ExtractError(
                     f"{name} uses the placeholder {{{index}}}, but only {{0}} to {{{len(values) - 1}}} exist "
-                    "({0} host, {1} window start, {2} window end, {3} a batch of OIDs in VIEWS_SQL)"
+                    "({0} host, {1} window start, {2} window end, {3} a batch of OIDs or NULL in the statements that deparse)"
                 )
             return sql.Literal(values[index]).as_string(conn)
 

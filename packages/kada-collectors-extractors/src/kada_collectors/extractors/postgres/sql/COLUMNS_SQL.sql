@@ -1,5 +1,7 @@
 -- metadata: columns of tables, partitions, views, materialized views and foreign tables.
 -- A generated column's expression is its DEFINITION, not its default.
+-- Placeholder 3: NULL (in one piece), or a batch of relation OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT 'COLUMN' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",
@@ -35,6 +37,7 @@ LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
 WHERE a.attnum > 0
+  AND ({3}::oid[] IS NULL OR a.attrelid = ANY ({3}::oid[]))
   AND NOT a.attisdropped
   AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')

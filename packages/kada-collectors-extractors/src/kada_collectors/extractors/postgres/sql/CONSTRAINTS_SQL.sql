@@ -1,6 +1,8 @@
 -- metadata: table constraints. NOT NULL constraints (PostgreSQL 18 stores them as contype 'n')
 -- are left out: every version states them as the column's IS_NULLABLE. A kind this statement
 -- does not know comes through with its raw letter rather than being dropped.
+-- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT 'CONSTRAINT' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(con.conname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",
@@ -52,6 +54,7 @@ LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
 LEFT JOIN pg_class ci ON ci.oid = con.conindid
 LEFT JOIN pg_description ds ON ds.objoid = con.oid AND ds.classoid = 'pg_constraint'::regclass AND ds.objsubid = 0
 WHERE con.contype <> 'n'
+  AND ({3}::oid[] IS NULL OR con.conrelid = ANY ({3}::oid[]))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

@@ -2,6 +2,8 @@
 -- argument types so overloads stay distinct. pg_get_functiondef() refuses aggregates, so an
 -- aggregate's parts are described in PROPERTIES instead. Functions the server made implicitly
 -- (a range type's constructors: an internal dependency) are not listed.
+-- Placeholder 3: NULL (in one piece), or a batch of function OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT CASE p.prokind WHEN 'f' THEN 'FUNCTION' WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
                       WHEN 'w' THEN 'WINDOW_FUNCTION' ELSE 'FUNCTION' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
@@ -43,6 +45,7 @@ JOIN pg_language l ON l.oid = p.prolang
 LEFT JOIN pg_aggregate agg ON agg.aggfnoid = p.oid
 LEFT JOIN pg_description ds ON ds.objoid = p.oid AND ds.classoid = 'pg_proc'::regclass AND ds.objsubid = 0
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND ({3}::oid[] IS NULL OR p.oid = ANY ({3}::oid[]))
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype IN ('e', 'i'))

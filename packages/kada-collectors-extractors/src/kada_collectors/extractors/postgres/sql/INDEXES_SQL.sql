@@ -1,4 +1,6 @@
 -- metadata: indexes (partitioned indexes included), also those backing a constraint.
+-- Placeholder 3: NULL (in one piece), or a batch of index OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT 'INDEX' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) AS "PARENT_ID",
@@ -41,6 +43,7 @@ LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
 LEFT JOIN pg_description ds ON ds.objoid = ic.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
 WHERE tc.relkind IN ('r', 'p', 'm', 'f')
+  AND ({3}::oid[] IS NULL OR i.indexrelid = ANY ({3}::oid[]))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

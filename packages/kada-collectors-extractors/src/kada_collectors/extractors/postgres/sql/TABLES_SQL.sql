@@ -1,5 +1,7 @@
 -- metadata: tables, partitioned tables and foreign tables (partitions included, naming their
 -- parent and bound). Sizes come from relpages, never from pg_table_size(), which locks.
+-- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' ELSE 'FOREIGN_TABLE' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
@@ -50,6 +52,7 @@ LEFT JOIN LATERAL (
     WHERE i.inhrelid = c.oid
 ) parents ON true
 WHERE c.relkind IN ('r', 'p', 'f')
+  AND ({3}::oid[] IS NULL OR c.oid = ANY ({3}::oid[]))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

@@ -1,5 +1,7 @@
 -- linkages: partitions to their parent (PARTITION_OF) and inheriting tables to theirs
 -- (INHERITS), one direct edge per level, so multi-level partitioning is a chain.
+-- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT CASE WHEN c.relispartition THEN 'PARTITION_OF' ELSE 'INHERITS' END AS "LINK_TYPE",
        CASE c.relkind WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'f' THEN 'FOREIGN_TABLE' ELSE 'TABLE' END AS "SOURCE_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "SOURCE_ID",
@@ -18,6 +20,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class p ON p.oid = i.inhparent
 JOIN pg_namespace pn ON pn.oid = p.relnamespace
 WHERE c.relkind IN ('r', 'p', 'f')
+  AND ({3}::oid[] IS NULL OR i.inhrelid = ANY ({3}::oid[]))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

@@ -1,5 +1,7 @@
 -- metadata: user triggers (not the internal ones behind foreign keys). tgtype is a bit mask:
 -- 1 row, 2 before, 4 insert, 8 delete, 16 update, 32 truncate, 64 instead of.
+-- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT 'TRIGGER' AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(tg.tgname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",
@@ -36,6 +38,7 @@ JOIN pg_proc p ON p.oid = tg.tgfoid
 JOIN pg_namespace pn ON pn.oid = p.pronamespace
 LEFT JOIN pg_description ds ON ds.objoid = tg.oid AND ds.classoid = 'pg_trigger'::regclass AND ds.objsubid = 0
 WHERE NOT tg.tgisinternal
+  AND ({3}::oid[] IS NULL OR tg.tgrelid = ANY ({3}::oid[]))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e

@@ -1,5 +1,7 @@
 -- metadata: user-defined types and domains. Not listed: array types, the row type every table
 -- has, and types the server made for another (a range's multirange: an internal dependency).
+-- Placeholder 3: NULL (in one piece), or a batch of type OIDs when the database is read again
+-- because an object was dropped while the collector read it.
 SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
@@ -37,6 +39,7 @@ JOIN pg_namespace n ON n.oid = t.typnamespace
 LEFT JOIN pg_class rel ON rel.oid = t.typrelid
 LEFT JOIN pg_description ds ON ds.objoid = t.oid AND ds.classoid = 'pg_type'::regclass AND ds.objsubid = 0
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND ({3}::oid[] IS NULL OR t.oid = ANY ({3}::oid[]))
   AND n.nspname !~ '^pg_(toast_)?temp_'
   AND (t.typrelid = 0 OR rel.relkind = 'c')
   AND NOT EXISTS (SELECT FROM pg_type elem WHERE elem.oid = t.typelem AND elem.typarray = t.oid)
