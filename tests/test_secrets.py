@@ -117,7 +117,7 @@ def test_json_columns_stay_json(planted_run):
 
 def _corpus_texts() -> list[str]:
     texts = [SYNTAXES[i](n)[1] for n in range(3) for i in range(len(SYNTAXES))]
-    return texts + [expected for _, expected in ORDINARY] + [redact.ANCHORS[0], "no credentials here"]
+    return texts + [expected for _, expected in ORDINARY] + [redact.KEY_ANCHORS[0], redact.SHAPE_ANCHORS[0], "no credentials here"]
 
 
 # How user text sits in each kind of column (lib/redact.py's SQL_TRIGGERS): as written in a
@@ -189,3 +189,17 @@ def test_a_smaller_corpus_on_every_major(pg_server, tmp_path):
     texts = texts_of(extract.output)
     assert leaked(texts, planted) == []
     assert sum(t.count(REDACTED) for t in texts.values()) >= len([p for p in planted if p.place.field])
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_query_log_text_is_redacted_masked_or_not(mask):
+    """Statements read from server logs take the same path as pg_stat_statements': their text, and
+    the DDL events' DETAIL.statement made from it."""
+    from kada_collectors.extractors.postgres.querylog.collector import QueryLogCollector
+
+    collector = QueryLogCollector({}, {"host": "h", "databases": ["d"], "mask": mask}, None, None,
+                                  ("2026-01-01 00:00:00", "2026-01-02 00:00:00"))
+    text, kind = collector._text("ALTER ROLE app PASSWORD 'x10' /* token: x11 */", "d", "u", "1", "log_file")
+    assert kind == "ALTER ROLE" and "x10" not in text and "x11" not in text
+    text, _ = collector._text("SELECT 1 /* DB_PASSWORD=x12 */", "d", "u", "2", "log_file")
+    assert "x12" not in text and (mask or "DB_PASSWORD=[REDACTED]" in text)

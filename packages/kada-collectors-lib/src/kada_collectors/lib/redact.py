@@ -29,15 +29,28 @@ _KEYWORDS = ("password", "passwd", "pwd", "pass_?phrase", "secret", "contrase(?:
 _SUFFIX_KEYWORDS = ("token",)
 # Keys that are whole words only (SAS's sig=, pw=, pass=), and SQL's IDENTIFIED BY.
 _WORD_KEYWORDS = ("sig", "pw", "pass", r"identified\s+by")
-_KEY = (r"""(?<![\w.-])(?:\\?["'`])?(?:[\w.-]*(?:""" + "|".join(_KEYWORDS) + r""")[\w.-]*|[\w.-]*(?:""" + "|".join(_SUFFIX_KEYWORDS)
-        + r""")\b|\b(?:""" + "|".join(_WORD_KEYWORDS) + r""")\b)(?:\\?["'`\]]){0,2}""")
+_NAMES = (
+    r"[\w.-]*(?:" + "|".join(_KEYWORDS) + r")[\w.-]*",
+    r"[\w.-]*(?:" + "|".join(_SUFFIX_KEYWORDS) + r")\b",
+    r"\b(?:" + "|".join(_WORD_KEYWORDS) + r")\b",
+)
+# A key starts a word, maybe quoted (the quote escaped inside a JSON string), and may be followed
+# by closing quotes or a bracket ("password": , ['password'] =).
+_KEY = r"""(?<![\w.-])(?:\\?["'`])?(?:""" + "|".join(_NAMES) + r""")(?:\\?["'`\]]){0,2}"""
 # Assignment operators: =, ==, :=, =>, : (never the :: of a cast), !=.
 _OPERATOR = r"(?:=>|==|=|:=|:(?!:)|!=)"
 # A quoted value, quotes included: single quotes doubled twice or once in nested SQL literals
 # (dynamic SQL in a literal, a conninfo in a literal), single quotes (SQL or conninfo escaping),
 # double quotes, escaped double quotes (JSON inside a JSON string), backquotes.
-_QUOTED = r"""(?:''''(?:[^']|'''''''')*''''|''(?:[^']|'''')*''|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|\\"(?:[^"\\]|\\[^"])*\\"|`[^`]*`)"""
-# A bare value, up to white space, a quote or a separator; never a function call (password_hash=crypt(...)).
+_QUOTED = "(?:" + "|".join((
+    r"''''(?:[^']|'''''''')*''''",
+    r"''(?:[^']|'''')*''",
+    r"'(?:[^'\\]|\\.|'')*'",
+    r'"(?:[^"\\]|\\.)*"',
+    r'\\"(?:[^"\\]|\\[^"])*\\"',
+    r"`[^`]*`",
+)) + ")"
+# A bare value, up to white space, a quote or a separator; never a call (password_hash=crypt(...)).
 _BARE = r"""(?![^\s'"`;&|,()]*\()[^\s'"`;&|,()=<>][^\s'"`;&|,()]*"""
 # A declared type between a key and its assignment (PL/pgSQL: db_password text := '...'; a default).
 _DECLARED = r"(?:\s+(?:constant\s+)?[a-z_][\w.]*(?:\([0-9, ]*\))?(?:\[\])?)?"
@@ -45,7 +58,8 @@ _ASSIGNMENTS = (
     # key=value, key: value, "key":"value", KEY=>value: written tight, the value may be bare.
     r"(" + _KEY + _OPERATOR + r"\s*)(?:" + _QUOTED + "|" + _BARE + ")",
     # key = 'value', key := 'value', key text DEFAULT 'value', PASSWORD 'value': the value quoted.
-    r"(" + _KEY + r"(?:" + _DECLARED + r"\s*(?:" + _OPERATOR + r"""|\s+default\b)\s*|\s+(?=\\?['"`]))\s*)""" + _QUOTED,
+    r"(" + _KEY + r"(?:" + _DECLARED + r"\s*(?:" + _OPERATOR + r"""|\s+default\b)\s*|\s+(?=\\?['"`]))\s*)"""
+    + _QUOTED,
 )
 # -- shapes that are secrets wherever they are ---------------------------------------------------
 _CASELESS_SHAPES = (
@@ -64,7 +78,8 @@ _CASELESS_SHAPES = (
 _CASED_SHAPES = (
     r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}",  # AWS access key ids
     r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36,}|github_pat_[A-Za-z0-9_]{22,}",  # GitHub
-    r"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,}",
+    r"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|GR1348941[A-Za-z0-9_-]{20,}",
     r"[rs]k_(?:live|test)_[0-9a-zA-Z]{24,}",  # Stripe
     r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.?[A-Za-z0-9_.+/=-]*",  # JWT
     r"sk-[A-Za-z0-9_-]*T3BlbkFJ[A-Za-z0-9_-]+",  # OpenAI
@@ -75,14 +90,18 @@ _CASED_SHAPES = (
     r"[0-9a-z]{32}-us[0-9]{1,2}",  # Mailchimp
     r"\bAKC[a-zA-Z0-9]{10,}",  # Artifactory
 )
-# What every match contains (lower case; any case matches): text holding none of them is left
-# alone without running the detectors (most definitions), a test far cheaper than they are.
+# What every match of the caseless detectors (keys, URIs, bearer tokens, private keys, Slack)
+# and of the cased ones (shapes) contains, in lower case (any case matches): text holding none of
+# a set is left alone by its detectors (most definitions), a test far cheaper than they are.
 # tests/test_secrets.py checks that the detectors find nothing without them. Shapes that have no
 # such piece (Twilio, Discord, Telegram tokens) are not looked for: see docs/security.md.
-ANCHORS = (
-    "pass", "pw", "secret", "contrase", "credential", "token", "sig", "identified", "://", "bearer", "-----begin",
-    "putty-user-key", "xox", *(f"{k}{sep}key" for k in ("api", "auth", "service", "account", "access", "db",
-                                                          "database", "priv", "private", "client") for sep in ("_", "")),
+KEY_ANCHORS = (
+    "pass", "pw", "secret", "contrase", "credential", "token", "sig", "identified", "aws", "://", "bearer",
+    "-----begin", "putty-user-key", "xox",
+    *(f"{k}{sep}key" for k in ("api", "auth", "service", "account", "access", "db", "database", "priv", "private",
+                               "client") for sep in ("_", "")),
+)
+SHAPE_ANCHORS = (
     "a3t", "abia", "acca", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-",
     "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-", "glptt-", "glagent-", "gloas-", "gr1348941", "k_live_",
     "k_test_", "eyj", "t3blbkfj", "sg.", "sq0csp-", "pypi-age", "npm_", "-us", "akc",
@@ -125,36 +144,41 @@ def _alternatives(words: "tuple[str, ...]") -> str:
     return factored(tree)
 
 
-# The server's test, case-insensitive (~*): an anchor (one that holds a shorter one is left out).
-SQL_ANCHORS = _alternatives(tuple(a for a in ANCHORS if not any(b != a and b in a for b in ANCHORS)))
+
+
+def _sql_anchors(anchors: "tuple[str, ...]") -> str:
+    """The server's test of ``anchors``, case-insensitive (~*); one that holds a shorter one is left out."""
+    return _alternatives(tuple(a for a in anchors if not any(b != a and b in a for b in anchors)))
+
+
+SQL_KEY_ANCHORS, SQL_SHAPE_ANCHORS = _sql_anchors(KEY_ANCHORS), _sql_anchors(SHAPE_ANCHORS)
 # PostgreSQL sets up a regular expression per value at a cost that grows with its size, and the
 # anchors are large: values are first tried with a small expression that every secret written
 # where the value comes from matches (case-sensitive, ~). Which one depends on where user text
 # can sit in the value:
 SQL_TRIGGERS = {
     # Deparsed definitions (views, constraints, indexes, defaults, triggers) hold user text only in
-    # literals ('...'), function definitions in $-quoted bodies; any assignment has = or :.
-    "code": r"""[=:'"`$\\]|-----""",
+    # literals ('...'), function definitions in $-quoted bodies (or a literal).
+    "code": r"['$]",
     # JSON the collector builds (PROPERTIES, DETAIL): user text sits in strings, as an option or
-    # setting (k=v), a deparsed literal ('...'), or with its own quotes escaped; a colon that
-    # follows a quote is JSON's own.
-    "json": r"""[='\\]|[^"]:""",
+    # setting (k=v), a deparsed literal ('...'), or as JSON of its own, quotes escaped (\"key\":);
+    # a colon that follows a quote is JSON's own, an escaped quote alone is in an object's id.
+    "json": r"""[=']|[^"]:|\\":""",
     # Comments: anything a person wrote; the shapes of keys as well.
     "prose": r"""[=:'"`$\\]|-----|[_-]|A(?:[KS]IA|BIA|CCA|3T|KC)|GR1348941|eyJ|SG\.|[Bb]earer|BEARER""",
 }
 
 
-def may_hold_secret(text: str) -> bool:
-    """Whether ``text`` holds an anchor (else no detector can match)."""
-    lowered = text.lower()
-    return any(anchor in lowered for anchor in ANCHORS)
-
-
 def redact_credentials(text: Optional[str]) -> Optional[str]:
     """``text`` with every secret the detectors find replaced by ``[REDACTED]``; ``None`` stays ``None``."""
-    if not text or not may_hold_secret(text):
+    if not text:
         return text
-    return _CASED.sub(REDACTED, _CASELESS.sub(REPLACEMENT, text))
+    lowered = text.lower()
+    # Both sets are looked for in the text as given, as the server does.
+    keyed, shaped = (any(anchor in lowered for anchor in anchors) for anchors in (KEY_ANCHORS, SHAPE_ANCHORS))
+    if keyed:
+        text = _CASELESS.sub(REPLACEMENT, text)
+    return _CASED.sub(REDACTED, text) if shaped else text
 
 
 def redact_document(document: Any) -> Any:

@@ -15,8 +15,8 @@ from kada_collectors.lib.config import settings_for_manifest
 from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
-from kada_collectors.lib.redact import (REDACTED, REPLACEMENT, SQL_ANCHORS, SQL_CASED, SQL_CASELESS, SQL_TRIGGERS,
-                                       redact_credentials, redact_document)
+from kada_collectors.lib.redact import (REDACTED, REPLACEMENT, SQL_CASED, SQL_CASELESS, SQL_KEY_ANCHORS,
+                                       SQL_SHAPE_ANCHORS, SQL_TRIGGERS, redact_credentials, redact_document)
 from kada_collectors.lib.snapshots import SnapshotStore
 from kada_collectors.lib.writer import ExtractFile, csv_values, write_json_atomically
 
@@ -424,13 +424,21 @@ def _rendered(column, type_oid, redacted=None):
     else:
         text = sql.SQL("{}::text").format(value)
     if redacted:
-        trigger = SQL_TRIGGERS["json" if type_oid in (JSON_OID, JSONB_OID) else redacted]
-        # The small test first, then the anchors, then the detectors: most values stop at the first.
-        text = sql.SQL("CASE WHEN {0} !~ {1} OR {0} !~* {2} THEN {0} "
-                       "ELSE regexp_replace(regexp_replace({0}, {3}, {4}, 'gi'), {5}, {6}, 'g') END").format(
-            text, sql.Literal(trigger), sql.Literal(SQL_ANCHORS), sql.Literal(SQL_CASELESS), sql.Literal(REPLACEMENT),
-            sql.Literal(SQL_CASED), sql.Literal(REDACTED))
+        text = _redacted(text, SQL_TRIGGERS["json" if type_oid in (JSON_OID, JSONB_OID) else redacted])
     return sql.SQL("coalesce({}, '')").format(text)
+
+
+def _redacted(text, trigger):
+    """``text`` (an SQL expression) with lib/redact.py's detectors applied by the server: the small
+    ``trigger`` first, then each set of anchors, then the detectors; most values stop at the first."""
+    caseless = sql.SQL("regexp_replace({}, {}, {}, 'gi')").format(text, sql.Literal(SQL_CASELESS),
+                                                                  sql.Literal(REPLACEMENT))
+    return sql.SQL("CASE WHEN {0} !~ {1} THEN {0} "
+                   "WHEN {0} ~* {2} THEN CASE WHEN {0} ~* {3} THEN {5} ELSE {4} END "
+                   "WHEN {0} ~* {3} THEN {6} ELSE {0} END").format(
+        text, sql.Literal(trigger), sql.Literal(SQL_KEY_ANCHORS), sql.Literal(SQL_SHAPE_ANCHORS), caseless,
+        *(sql.SQL("regexp_replace({}, {}, {}, 'g')").format(t, sql.Literal(SQL_CASED), sql.Literal(REDACTED))
+          for t in (caseless, text)))
 
 
 def _window(start_hwm, end_hwm):
