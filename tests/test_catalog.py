@@ -125,7 +125,7 @@ def test_credentials_in_definitions_are_redacted(shop_extract):
         text = (shop_extract.output / entry["name"]).read_text(encoding="utf-8")
         assert "Sup3rS3cret!" not in text
     function = next(r for r in shop_extract.metadata("FUNCTION") if r["OBJECT_NAME"] == "pull_orders_from_replica")
-    assert "password=********" in function["DEFINITION"]
+    assert "password=[REDACTED]" in function["DEFINITION"]
 
 
 def test_awkward_names_survive_the_round_trip(shop_extract, shop):
@@ -208,7 +208,7 @@ def test_the_server_redacts_as_the_collector_does(pg18, text):
     """The server renders redacted columns itself (with a cheap test that skips the regular
     expressions for text that cannot match): it must give what the collector's own function gives."""
     query = sql.SQL("SELECT {} FROM (SELECT {}::text AS v) q").format(
-        _rendered(sql.Identifier("v"), 25, redacted=True), sql.Literal(text))
+        _rendered(sql.Identifier("v"), 25, "prose"), sql.Literal(text))
     with psycopg.connect(pg18.dsn()) as conn:
         (rendered,) = conn.execute(query).fetchone()
     assert rendered == redact_credentials(text)

@@ -90,15 +90,15 @@ def test_no_landing_secret_in_messages_or_the_manifest():
                                                        "prefix": "p", "sas_token": SAS}})
     recorded = settings_for_manifest(settings, SETTINGS)
     assert recorded["landing"] == {"type": "azure", "storage_account": "kada", "container": "landing", "prefix": "p",
-                                   "sas_token": "set"}
-    assert recorded["password"] == "set" and "Zm9vYmFy" not in json.dumps(recorded)
+                                   "sas_token": "[REDACTED]"}
+    assert recorded["password"] == "[REDACTED]" and "Zm9vYmFy" not in json.dumps(recorded)
 
 
 def test_a_run_records_its_landing_without_the_token(pg18, tmp_path):
     extract = run_extract(pg18, ["postgres"], tmp_path, landing={
         "type": "azure", "storage_account": "kada", "container": "landing", "prefix": "p", "sas_token": SAS})
     manifest_text = next(tmp_path.glob("*_manifest_*.json")).read_text()
-    assert extract.manifest["settings"]["landing"]["sas_token"] == "set"
+    assert extract.manifest["settings"]["landing"]["sas_token"] == "[REDACTED]"
     assert "Zm9vYmFy" not in manifest_text and SAS not in manifest_text
 
 

@@ -32,7 +32,7 @@ def test_file_names_carry_the_end_of_the_window(shop, tmp_path):
         "postgres_privileges_20260203040506.csv", "postgres_roles_20260203040506.csv"]
     manifest = load_manifest(tmp_path)
     assert manifest["window"] == {"start_hwm": "2026-01-01 00:00:00", "end_hwm": "2026-02-03 04:05:06"}
-    assert manifest["status"] == "succeeded" and manifest["settings"]["password"] == "set"
+    assert manifest["status"] == "succeeded" and manifest["settings"]["password"] == "[REDACTED]"
     assert shop.password not in (tmp_path / "postgres_manifest_20260203040506.json").read_text()
 
 

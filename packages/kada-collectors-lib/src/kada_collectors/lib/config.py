@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 from .errors import ConfigError
-from .redact import redact_credentials
+from .redact import REDACTED, redact_credentials
 
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list", dict: "an object"}
 
@@ -140,7 +140,7 @@ _SECRET_KEY = re.compile(
 
 def _safe_value(value, secret):
     if secret:
-        return "set" if value else None
+        return REDACTED if value else None  # it was set; the marker, as wherever a secret is removed
     if isinstance(value, dict):
         return {k: _safe_value(v, bool(_SECRET_KEY.search(str(k)))) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

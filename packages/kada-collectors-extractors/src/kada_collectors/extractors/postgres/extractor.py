@@ -18,7 +18,8 @@ from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAM
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError, OutOfSpace
 from kada_collectors.lib.interrupt import sigterm_raises
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
-from kada_collectors.lib.redact import REPLACEMENT, SQL_PATTERNS, redact_credentials
+from kada_collectors.lib.redact import (REDACTED, REPLACEMENT, SQL_CASED, SQL_CASELESS, SQL_KEY_ANCHORS,
+                                       SQL_SHAPE_ANCHORS, SQL_TRIGGERS, redact_credentials, redact_document)
 from kada_collectors.lib.runlock import run_lock
 from kada_collectors.lib.snapshots import SnapshotStore, is_disk_full
 from kada_collectors.lib.writer import ExtractFile, csv_values, remove_temporaries, write_json_atomically
@@ -36,14 +37,16 @@ from .settings import SETTINGS, validate_config
 from .statements import EXISTS_NOW, NAMED_STATEMENTS, StatementSet, tagged
 
 SOURCE = "postgres"
-BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID = 16, 1114, 1184
+BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID, JSON_OID, JSONB_OID = 16, 1114, 1184, 114, 3802
 # The name of the collector's savepoints: recognisable in query logs as its own.
 SAVEPOINT = "kada_statement"
 # Batches of one statement run again because DDL got in their way (see _read): each rerun after
 # a dropped object leaves out at least one object or halves a batch, so this bounds the work.
 BATCH_RERUNS = 64
-# Columns whose text may quote credentials (a conninfo in a function body, FDW options).
-REDACTED_COLUMNS = ("DEFINITION", "PROPERTIES", "DEFAULT_VALUE")
+# Free-text columns, where a user may have written a secret, and what their text is (see
+# lib/redact.py's SQL_TRIGGERS); JSON-typed values are "json" whatever their column.
+REDACTED_COLUMNS = {"DEFINITION": "code", "DEFAULT_VALUE": "code", "DESCRIPTION": "prose", "PROPERTIES": "prose",
+                    "DETAIL": "prose"}
 ATTEMPTS_PER_DATABASE = 2
 # A hot standby cancels a snapshot that holds back its replay (a recovery conflict): the database
 # is tried again with one short snapshot per statement, this many times in all.
@@ -168,7 +171,8 @@ class Extractor:
                 selection, query_log, files, (start_hwm, end_hwm))
             failed = [d for d in databases if d["status"] == "failed"]
             warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings
-            manifest = {
+            # Errors and warnings quote what the server said, which may quote a definition.
+            manifest = redact_document({
                 "contract_version": CONTRACT_VERSION,
                 "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
                 "host": self._settings["host"],
@@ -183,7 +187,7 @@ class Extractor:
                 "settings": settings_for_manifest(self._settings, SETTINGS),
                 "timings": {"started_at": started_at, "finished_at": now_hwm(),
                             "seconds": round(time.monotonic() - started, 3)},
-            }
+            })
             manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
         for warning in warnings:
             log.warning("%s", warning)
@@ -196,7 +200,7 @@ class Extractor:
                 f"{len(failed)} of {len(databases)} database(s) failed"
                 + (" and the query log could not be read" if query_log_error else "")
                 + f"; what succeeded was written (see {manifest_path}). Do not publish the HWM: the next run "
-                "repeats this window.\n" + "\n".join(reasons))
+                "repeats this window.\n" + redact_credentials("\n".join(reasons)))
         return manifest
 
     def _extract_window(self, selection, query_log, files, window):
@@ -485,7 +489,7 @@ class Extractor:
             # would compute a JSON column once for each mention in the redaction).
             source = sql.SQL("SELECT * FROM ({}) source OFFSET 0").format(sql.SQL(query))
             rendered = sql.SQL("SELECT {} FROM ({}) q OFFSET 0").format(sql.SQL(", ").join(
-                sql.SQL("{} AS {}").format(_rendered(sql.Identifier(column), type_oid, column in REDACTED_COLUMNS),
+                sql.SQL("{} AS {}").format(_rendered(sql.Identifier(column), type_oid, REDACTED_COLUMNS.get(column)),
                                            sql.Identifier(column))
                 for column, type_oid in columns), source)
             if events is not None:
@@ -549,9 +553,10 @@ def _described(conn, query):
     return [(result.fname(i).decode(conn.info.encoding), result.ftype(i)) for i in range(result.nfields)]
 
 
-def _rendered(column, type_oid, redacted=False):
+def _rendered(column, type_oid, redacted=None):
     """A column as the contract writes it, rendered by the server: Y/N, UTC times, '' for NULL,
-    credentials redacted (lib/redact.py's patterns, as PostgreSQL regular expressions)."""
+    secrets redacted when ``redacted`` says what text the column holds (lib/redact.py's
+    detectors, as PostgreSQL regular expressions)."""
     value = sql.SQL("q.{}").format(column)
     if type_oid == BOOL_OID:
         text = sql.SQL("CASE WHEN {0} THEN 'Y' WHEN NOT {0} THEN 'N' END").format(value)
@@ -562,14 +567,7 @@ def _rendered(column, type_oid, redacted=False):
     else:
         text = sql.SQL("{}::text").format(value)
     if redacted:
-        for pattern in SQL_PATTERNS:
-            text = sql.SQL("regexp_replace({}, {}, {}, 'gi')").format(text, sql.Literal(pattern),
-                                                                      sql.Literal(REPLACEMENT))
-        # A match of either pattern holds '=' or a ':' after something else than a double quote
-        # (key=value, key: value, scheme://user:secret@): the regular expressions are skipped for
-        # other text, which includes JSON whose only colons are its own ("key": value).
-        text = sql.SQL("""CASE WHEN {0} ~ '=|[^"]:' THEN {1} ELSE {0} END""").format(
-            sql.SQL("{}::text").format(value), text)
+        text = _redacted(text, SQL_TRIGGERS["json" if type_oid in (JSON_OID, JSONB_OID) else redacted])
     return sql.SQL("coalesce({}, '')").format(text)
 
 
@@ -579,6 +577,19 @@ def _size(path):
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def _redacted(text, trigger):
+    """``text`` (an SQL expression) with lib/redact.py's detectors applied by the server: the small
+    ``trigger`` first, then each set of anchors, then the detectors; most values stop at the first."""
+    caseless = sql.SQL("regexp_replace({}, {}, {}, 'gi')").format(text, sql.Literal(SQL_CASELESS),
+                                                                  sql.Literal(REPLACEMENT))
+    return sql.SQL("CASE WHEN {0} !~ {1} THEN {0} "
+                   "WHEN {0} ~* {2} THEN CASE WHEN {0} ~* {3} THEN {5} ELSE {4} END "
+                   "WHEN {0} ~* {3} THEN {6} ELSE {0} END").format(
+        text, sql.Literal(trigger), sql.Literal(SQL_KEY_ANCHORS), sql.Literal(SQL_SHAPE_ANCHORS), caseless,
+        *(sql.SQL("regexp_replace({}, {}, {}, 'g')").format(t, sql.Literal(SQL_CASED), sql.Literal(REDACTED))
+          for t in (caseless, text)))
 
 
 def _window(start_hwm, end_hwm):

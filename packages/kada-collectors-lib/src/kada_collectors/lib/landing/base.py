@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..redact import redact_credentials
+from ..redact import REDACTED, redact_credentials
 
 _CHUNK = 1 << 20
 # Files larger than this go to S3 in parts of PART_SIZE (S3 takes 5 GiB at most in one PUT).
@@ -129,7 +129,7 @@ class Store:
         text = redact_credentials(str(text))
         for secret in self.secrets:
             if secret:
-                text = text.replace(secret, "********")
+                text = text.replace(secret, REDACTED)
         return text
 
 

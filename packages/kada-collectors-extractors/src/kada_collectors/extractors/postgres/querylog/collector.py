@@ -167,7 +167,9 @@ class QueryLogCollector:
         kind = statement_type(raw)
         if kind in ("INSERT", "UPDATE", "MERGE", "CREATE TABLE AS", "SELECT INTO", "COPY"):
             self._writes.setdefault(database, {}).setdefault(raw, (user, query_id, source))
-        return (mask_query(raw) if self.mask else raw), kind
+        # Masking drops literals and comments; secrets in what is left (or in the whole text with
+        # mask off: a password in ALTER ROLE, a conninfo in a DO block) are redacted either way.
+        return redact_credentials(mask_query(raw) if self.mask else raw), kind
 
     def _lineage(self, part):
         """LINEAGE edges of the window's statements that move data, resolved database by database."""
