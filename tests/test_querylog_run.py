@@ -32,8 +32,6 @@ def statements_of(extract):
 
 @pytest.fixture
 def busy(pg_server):
-    if not pg_server.has_pg_stat_statements:
-        pytest.skip(f"{pg_server.name} has no pg_stat_statements")
     pg_server.create_database(DB)
     pg_server.execute("CREATE EXTENSION pg_stat_statements; CREATE TABLE src (a int, b text); "
                       "CREATE TABLE dst (a int, b text); INSERT INTO src SELECT g, 'v' || g FROM generate_series(1, 10) g",
