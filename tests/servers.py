@@ -159,10 +159,9 @@ class PgServer:
         out, and function bodies are not checked on creation, so that a MERGE (15+) stays
         in its procedure's body for the collector's own parser to read.
         """
-        text = Path(path).read_text(encoding="utf-8")
         if self.version >= 15:
             return self.run_sql_file(path, dbname)
-        text = text.replace("WITH (security_invoker = true) ", "")
+        text = Path(path).read_text(encoding="utf-8").replace("WITH (security_invoker = true) ", "")
         if self.version < 14:
             text = re.sub(r"(?m)^RETURN (.*);$", r"AS $$ SELECT \1 $$;", text)
             text = re.sub(r"(?ms)^BEGIN ATOMIC\n(.*?)^END;", r"AS $$\n\1$$;", text)
