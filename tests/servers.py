@@ -306,7 +306,7 @@ def _npm_install(version: str, folder: Path) -> None:
         try:
             staging.rename(folder)
         except OSError:
-            if not folder.is_dir():  # another session may have installed it meanwhile
+            if not folder.is_dir():  # another test run may have installed it meanwhile
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
