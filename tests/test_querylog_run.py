@@ -13,6 +13,7 @@ from collect import HOST, run_extract
 from kada_collectors.extractors.postgres.querylog.ddl import ddl_events
 from kada_collectors.lib.hwm import HWM_FORMAT
 from log_servers import RDS_PREFIX, start_logging_server
+from servers import SERVER_NAMES
 
 SECRET = "Zq9-literal-value"
 DB = "busy"
@@ -32,8 +33,6 @@ def statements_of(extract):
 
 @pytest.fixture
 def busy(pg_server):
-    if not pg_server.has_pg_stat_statements:
-        pytest.skip(f"{pg_server.name} has no pg_stat_statements")
     pg_server.create_database(DB)
     pg_server.execute("CREATE EXTENSION pg_stat_statements; CREATE TABLE src (a int, b text); "
                       "CREATE TABLE dst (a int, b text); INSERT INTO src SELECT g, 'v' || g FROM generate_series(1, 10) g",
@@ -95,9 +94,10 @@ def test_missing_extension_is_a_warning(pg_server, tmp_path):
     assert extract.manifest["status"] == "succeeded" and extract.rows("databaselog") == []
 
 
-@pytest.fixture(scope="module")
-def logged():
-    server = start_logging_server("pg18", RDS_PREFIX, "UTC", destinations="stderr,csvlog", log_statement="all",
+@pytest.fixture(scope="module", params=SERVER_NAMES, ids=SERVER_NAMES)
+def logged(request):
+    """A server of each major in turn writing stderr and csvlog files."""
+    server = start_logging_server(request.param, RDS_PREFIX, "UTC", destinations="stderr,csvlog", log_statement="all",
                                   log_min_duration_statement="0")
     try:
         server.server.create_database(DB)

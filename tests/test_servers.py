@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -70,13 +71,15 @@ def test_run_sql_file(pg_server: PgServer, tmp_path: Path) -> None:
         pg_server.drop_database(DB)
 
 
-def test_pg_dump_matches_server_version(pg_server: PgServer) -> None:
+def test_pg_dump_reads_the_server(pg_server: PgServer) -> None:
     version = subprocess.run(
-        [pg_server.bin_dir / "pg_dump", "--version"], capture_output=True, text=True, check=True
+        [pg_server.client("pg_dump"), "--version"], capture_output=True, text=True, check=True
     ).stdout
-    assert version.startswith(f"pg_dump (PostgreSQL) {pg_server.version}.")
+    # The server's own pg_dump, or (npm packages ship none) a newer one, which reads older servers.
+    major = re.match(r"pg_dump \(PostgreSQL\) (\d+)\.", version)
+    assert major and int(major.group(1)) >= pg_server.version, version
     dump = subprocess.run(
-        [pg_server.bin_dir / "pg_dump", "--schema-only", "postgres"],
+        [pg_server.client("pg_dump"), "--schema-only", "postgres"],
         env=pg_server.client_env(),
         capture_output=True,
         text=True,

@@ -2,9 +2,8 @@
 
 A private CA signs a server certificate for ``localhost`` (DNS name only, so that connecting to
 127.0.0.1 with verify-full fails the name check). A second CA signs nothing: the "wrong CA".
-The server is PostgreSQL 15 (Debian's build has OpenSSL; the 18 and 16 wheels are built without
-it), a cluster of its own so that no other test sees its pg_hba.conf: hostssl lines only, as on
-RDS with rds.force_ssl = 1.
+The server is any of the suite's majors (every build it uses has OpenSSL), a cluster of its own so
+that no other test sees its pg_hba.conf: hostssl lines only, as on RDS with rds.force_ssl = 1.
 """
 
 from __future__ import annotations
@@ -63,9 +62,10 @@ def make_server_cert(ca_key, ca_cert, dns_name):
 
 
 class TlsServer:
-    """A pg15 cluster with ssl = on and hostssl-only access; ``ca`` and ``wrong_ca`` are PEM paths."""
+    """A cluster of server ``name`` with ssl = on and hostssl-only access; ``ca`` and ``wrong_ca``
+    are PEM paths."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, name: str):
         self.folder = folder
         ca_key, ca_cert = make_ca("Kada test CA")
         _, wrong_cert = make_ca("Some other CA")
@@ -74,7 +74,7 @@ class TlsServer:
         self.ca.write_bytes(_pem(ca_cert))
         self.wrong_ca = folder / "wrong-ca.pem"
         self.wrong_ca.write_bytes(_pem(wrong_cert))
-        self.server: PgServer = start_server("pg15")
+        self.server: PgServer = start_server(name)
         try:
             self._enable_tls(key, cert)
         except BaseException:

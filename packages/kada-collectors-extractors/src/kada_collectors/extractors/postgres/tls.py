@@ -46,7 +46,8 @@ def explain_tls_error(text, settings):
     if "server does not support ssl" in lowered:
         return (f"TLS to {where}: the server does not accept TLS, and sslmode {mode} requires it. Turn TLS on in the "
                 "server (ssl = on), or ask its DBA; do not lower sslmode where the network is not trusted.")
-    if "no pg_hba.conf entry" in lowered and "no encryption" in lowered:
+    # "no encryption" from PostgreSQL 14 on, "SSL off" before.
+    if "no pg_hba.conf entry" in lowered and ("no encryption" in lowered or "ssl off" in lowered):
         return (f"{where} refuses unencrypted connections for this user and database (pg_hba.conf has only hostssl "
                 "entries; on RDS/Aurora, rds.force_ssl = 1), and sslmode is "
                 f"{mode}. Set \"sslmode\": \"verify-full\" and 'sslrootcert' to {_ca_hint(settings)}.")
