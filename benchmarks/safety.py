@@ -11,6 +11,7 @@ Prints a Markdown table and writes benchmarks/results/<date>-safety.json.
 """
 
 import argparse
+import contextlib
 import datetime
 import importlib
 import json
@@ -30,10 +31,8 @@ RESULTS_DIR = Path(__file__).parent / "results"
 
 def main(argv=None):
     args = _parse_args(argv)
-    server = None if args.dsn else LocalServer(args.data_dir)
-    admin_dsn = args.dsn or server.admin_dsn
     figures = {}
-    try:
+    with serving(args.dsn, args.data_dir) as admin_dsn:
         for part in args.only:
             module = importlib.import_module(f"safety_{part}")
             started = time.perf_counter()
@@ -41,15 +40,39 @@ def main(argv=None):
                 figures[part] = module.measure(admin_dsn, Path(workdir), **SETTINGS.get(part, {}))
             figures[part]["seconds"] = round(time.perf_counter() - started, 1)
             print(f"{part}: done in {figures[part]['seconds']} s", file=sys.stderr, flush=True)
-    finally:
-        if server:
-            server.stop()
     result = {"date": datetime.date.today().isoformat(), "figures": figures}
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{result['date']}-safety.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(render(figures))
     print(f"\nresults written to {path}", file=sys.stderr)
+
+
+def part_main(measure, description, argv=None, **options):
+    """The command line of one part's script: ``--dsn``, and an integer option per keyword of
+    ``options`` (its default), passed on to ``measure``; prints the figures as JSON."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dsn", help="a superuser DSN of the server to use (default: start the benchmark's own)")
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=int, default=default, help="(default: %(default)s)")
+    args = vars(parser.parse_args(argv))
+    dsn = args.pop("dsn")
+    with serving(dsn) as admin_dsn, tempfile.TemporaryDirectory(prefix="kada-safety-") as workdir:
+        figures = measure(admin_dsn, Path(workdir), **args)
+    print(json.dumps(figures, indent=2))
+
+
+@contextlib.contextmanager
+def serving(dsn=None, data_dir=DEFAULT_DATA_DIR):
+    """The admin DSN of ``dsn``'s server, or of the benchmark's own, started for the block."""
+    if dsn:
+        yield dsn
+        return
+    server = LocalServer(data_dir)
+    try:
+        yield server.admin_dsn
+    finally:
+        server.stop()
 
 
 def render(figures):

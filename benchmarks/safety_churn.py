@@ -15,14 +15,11 @@ outputs the validator refused, the DDL loops done meanwhile and the time per run
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import re
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +32,8 @@ from catalog_churn import ALIVE, CatalogChurn  # noqa: E402
 from kada_collectors.extractors.postgres import Extractor  # noqa: E402
 from kada_collectors.lib.errors import ExtractError  # noqa: E402
 from kada_collectors.lib.validate import validate_folder  # noqa: E402
-from local_server import LocalServer, extractor_connection  # noqa: E402
+from local_server import extractor_connection  # noqa: E402
+from safety import part_main  # noqa: E402
 
 DATABASE, READER = "kada_churn", "kada_churn_reader"
 RUNS = 50
@@ -119,19 +117,8 @@ def _teardown(admin_dsn: str) -> None:
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(READER)))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dsn", help="a superuser's libpq conninfo (default: start the benchmark's own server)")
-    parser.add_argument("--runs", type=int, default=RUNS, help="collector runs (default: %(default)s)")
-    args = parser.parse_args(argv)
-    server = None if args.dsn else LocalServer()
-    try:
-        with tempfile.TemporaryDirectory(prefix="kada-churn-") as workdir:
-            figures = measure(args.dsn or server.admin_dsn, Path(workdir), args.runs)
-    finally:
-        if server:
-            server.stop()
-    print(json.dumps(figures, indent=2))
+def main(argv=None) -> None:
+    part_main(measure, __doc__.split("\n\n")[0], argv, runs=RUNS)
 
 
 if __name__ == "__main__":

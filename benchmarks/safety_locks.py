@@ -18,7 +18,6 @@ schedule (``kada-postgres-extractor``, a real process each):
 Prints the figures as JSON. ``measure(admin_dsn, workdir)`` is the same for another script.
 """
 
-import argparse
 import json
 import os
 import re
@@ -26,7 +25,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +35,8 @@ from psycopg.conninfo import make_conninfo
 sys.path.insert(0, str(Path(__file__).parent))
 from kada_collectors.extractors.demo import SAMPLE_SCHEMA  # noqa: E402
 from kada_collectors.lib.runlock import run_lock  # noqa: E402
-from local_server import LocalServer, extractor_connection  # noqa: E402
+from local_server import extractor_connection  # noqa: E402
+from safety import part_main  # noqa: E402
 
 DATABASE = "kada_safety"
 LOCKED_TABLE = "sales.customers"  # the sample's views read it: locked, a run waits mid-extraction
@@ -202,19 +201,8 @@ def _load_database(admin_dsn):
         conn.execute(SAMPLE_SCHEMA.read_text(encoding="utf-8"))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dsn", help="a superuser DSN of an existing server instead of the benchmark's own")
-    parser.add_argument("--pairs", type=int, default=10)
-    args = parser.parse_args(argv)
-    server = None if args.dsn else LocalServer()
-    try:
-        with tempfile.TemporaryDirectory(prefix="kada-safety-") as workdir:
-            figures = measure(args.dsn or server.admin_dsn, Path(workdir), args.pairs)
-    finally:
-        if server:
-            server.stop()
-    print(json.dumps(figures, indent=2))
+def main(argv=None) -> None:
+    part_main(measure, __doc__.split("\n\n")[0], argv, pairs=10)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,14 @@ The role of --dsn must be a superuser (it creates a database, a role and a forei
 ``measure(admin_dsn, workdir)`` returns the figures for docs/operations.md.
 """
 
-import argparse
-import json
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.extractors.report import build_report, open_run, render_html
 from kada_collectors.lib.redact import REDACTED, redact_credentials
-from local_server import LocalServer, extractor_connection
+from local_server import extractor_connection
+from safety import part_main
 from secret_corpus import (ORDINARY, build, captured_log, decoded_fields, detect_secrets_findings, drop, leaked, plant,
                            texts_of)
 
@@ -85,19 +82,8 @@ def _python_throughput() -> float:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dsn", help="a superuser's DSN; without it, the benchmark's own PostgreSQL 18")
-    args = parser.parse_args(argv)
-    server = None if args.dsn else LocalServer()
-    try:
-        dsn = args.dsn or server.admin_dsn
-        with tempfile.TemporaryDirectory(prefix="kada-safety-secrets-") as workdir:
-            figures = measure(dsn, Path(workdir))
-    finally:
-        if server is not None:
-            server.stop()
-    print(json.dumps(figures, indent=2))
+    part_main(measure, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,14 +12,12 @@ corrupt HWM file; an unreachable server; a wrong password; a bug in a script aft
 figures as JSON. Without ``--dsn`` it starts the benchmark's own server (local_server.py).
 """
 
-import argparse
 import json
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,8 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from local_server import LocalServer, extractor_connection  # noqa: E402
+from local_server import extractor_connection  # noqa: E402
+from safety import part_main  # noqa: E402
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 WRAPPER = "kada_postgres_extractor.py"
@@ -163,18 +162,8 @@ def _password_in_uri(wrapper, workdir, base):
             "password_in_uri.exit_codes": ",".join(map(str, sorted(codes)))}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dsn", help="a superuser DSN (default: start the benchmark's own server)")
-    args = parser.parse_args(argv)
-    server = None if args.dsn else LocalServer()
-    try:
-        with tempfile.TemporaryDirectory(prefix="kada-safety-wrapper-") as workdir:
-            figures = measure(args.dsn or server.admin_dsn, Path(workdir))
-    finally:
-        if server:
-            server.stop()
-    print(json.dumps(figures, indent=2))
+def main(argv=None) -> None:
+    part_main(measure, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from kada_collectors.lib.contract import STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ConfigError
 from kada_collectors.lib.hwm import parse_hwm
 from kada_collectors.lib.landing import (
-    ALREADY_LANDED, FAILED, LANDED, FileHWM, LandingError, LandingHWM, open_landing, push_run,
+    ALREADY_LANDED, FAILED, LANDED, FileHWM, HWMConflict, LandingError, LandingHWM, NothingToPush, open_landing,
+    push_run,
 )
 from kada_collectors.lib.redact import redact_credentials
 from kada_collectors.lib.validate import validate_folder
@@ -33,7 +34,9 @@ from .utils import get_generic_logger, get_hwm, load_config, publish_hwm
 # that did not land); 5 another run moved the landing HWM meanwhile (this run's files landed); 6 another
 # run holds the output folder or the snapshot file (this run did nothing); 143 stopped by SIGTERM.
 # An error's code is its class's ``exit_code`` (lib/errors.py, lib/landing/errors.py).
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHABLE, EXIT_LANDING_FAILED, EXIT_HWM_CONFLICT = 1, 2, 3, 4, 5
+EXIT_FAILED, EXIT_BAD_INPUT = CollectorError.exit_code, ConfigError.exit_code
+EXIT_NOT_PUSHABLE, EXIT_LANDING_FAILED, EXIT_HWM_CONFLICT = (NothingToPush.exit_code, LandingError.exit_code,
+                                                             HWMConflict.exit_code)
 DEFAULT_CONFIG = "kada_postgres_extractor_config.json"
 
 log = logging.getLogger("kada_collectors.cli")
@@ -89,7 +92,7 @@ def job_hwm(config, store, name, hwm_dir=None):
 def exit_code(error: CollectorError) -> int:
     """The documented exit code of an error: its class says it (``CollectorError.exit_code``), for
     these commands as for the wrapper script."""
-    return getattr(error, "exit_code", EXIT_FAILED)
+    return error.exit_code
 
 
 # -- progress and summary -------------------------------------------------------------------------

@@ -32,18 +32,20 @@ def _non_empty(value):
     return None if value.strip() else "must not be empty"
 
 
-def _server(value):
-    if _is_connection_string(value) or "@" in value:
-        return ("holds a connection string, not a host (not repeated here: it may hold a password). Give the host "
-                "name, IP address or unix-socket folder alone, e.g. \"db.example.com\", " + _IN_THEIR_SETTINGS)
-    return _non_empty(value)
+def _no_connection_string(what, alone, userinfo=False):
+    """A check that a setting holds ``what`` (described by ``alone``), not a connection string;
+    with ``userinfo``, not ``user:password@host`` either."""
+    def check(value):
+        if _is_connection_string(value) or (userinfo and "@" in value):
+            return (f"holds a connection string, not {what} (not repeated here: it may hold a password). Give "
+                    f"{alone}, " + _IN_THEIR_SETTINGS)
+        return _non_empty(value)
+    return check
 
 
-def _username(value):
-    if _is_connection_string(value):
-        return ("holds a connection string, not a user name (not repeated here: it may hold a password). Give the "
-                "user name alone, e.g. \"kada_collector\", " + _IN_THEIR_SETTINGS)
-    return _non_empty(value)
+_server = _no_connection_string(
+    "a host", "the host name, IP address or unix-socket folder alone, e.g. \"db.example.com\"", userinfo=True)
+_username = _no_connection_string("a user name", "the user name alone, e.g. \"kada_collector\"")
 
 
 def _port(value):
