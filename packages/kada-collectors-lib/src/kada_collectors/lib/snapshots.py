@@ -123,6 +123,10 @@ class SnapshotStore:
             self._db.execute(f"CREATE INDEX {table}_bucket ON {table} (bucket)")
         return SnapshotWriter(self, snapshot)
 
+    def writer(self, snapshot):
+        """Another writer of (incomplete) ``snapshot``: one for each thread adding objects to it."""
+        return SnapshotWriter(self, snapshot)
+
     def complete(self, writer, kind, host, database, hwm):
         """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
         writer.flush()

@@ -14,7 +14,9 @@ Identities are kept as the file has them (CSV-quoted), so events are assembled f
 bytes without quoting anything again.
 """
 
+import contextlib
 import re
+import sqlite3
 import zlib
 
 from pglast.parser import ParseError, fingerprint
@@ -50,15 +52,29 @@ class ChangeEvents:
         self.start_hwm, self.end_hwm = window
         self.baseline = store.find(KIND, host, dbname, self.start_hwm)
         self.writer = store.begin(KIND, host, dbname, self.end_hwm)
+        self._writers = []  # those of the database's other sessions (see session_writer)
         self._head = {event: csv_fields((self.end_hwm, event)) + b'|"' for event in ("CREATED", "ALTERED", "DROPPED")}
         self._tail = self._tail_with("")
         # The ids of the database's objects all start with host.database. (quoted as the file has
         # them): the snapshot keeps them without it, from the dot on.
         self._prefix = csv_fields((f"{quote_ident(host)}.{quote_ident(dbname)}.",))[1:-1]
 
+    def session_writer(self):
+        """A writer of this snapshot for another session of the database (a writer is one thread's)."""
+        writer = self.store.writer(self.writer.snapshot)
+        self._writers.append(writer)
+        return writer
+
+    def watcher(self, part, writer):
+        """What watches rows as ``watch`` does, through ``writer``, a first run's CREATED rows into ``part``."""
+        return _Watcher(self, part, writer)
+
     def watch(self, records):
         """Yield each metadata record of ``records`` (COPY rows: ``CHECKSUMS``, then the record)
         without its checksums, and add these to the snapshot."""
+        return self._watch(records, self.part, self.writer)
+
+    def _watch(self, records, part, writer):
         # Once per metadata row: kept to plain operations on bytes.
         identity, first_run, batch = _IDENTITY.match, self.baseline is None, []
         created, separator, tail, count = self._head["CREATED"], b'"|"', self._tail, 0
@@ -72,17 +88,19 @@ class ChangeEvents:
                 checksums = _with_view_fingerprint(checksums, record[start:])
             batch.append((object_type, object_id[cut:] if object_id.startswith(prefix) else object_id, checksums))
             if first_run:
-                self.part.write_csv(b"".join((created, object_type, separator, object_id, tail)))
+                part.write_csv(b"".join((created, object_type, separator, object_id, tail)))
             if len(batch) == BATCH:
-                self.writer.add(batch)
+                writer.add(batch)
                 batch.clear()
             yield record[start:]
-        self.writer.add(batch)
+        writer.add(batch)
         if first_run:
-            self.part.rows += count
+            part.rows += count
 
     def write(self):
         """Write the window's events (a first run's are written already); return warnings for the manifest."""
+        for writer in self._writers:
+            writer.flush()
         self.writer.flush()
         if self.baseline is None:
             return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
@@ -105,10 +123,25 @@ class ChangeEvents:
         store.prune(KIND, host, dbname, oldest_needed, keep_older)
 
     def complete(self):
+        for writer in self._writers:
+            writer.flush()
         self.store.complete(self.writer, KIND, self.host, self.dbname, self.end_hwm)
 
     def discard(self):
+        for writer in self._writers:
+            with contextlib.suppress(OSError, sqlite3.Error):
+                writer.close()  # the snapshot is dropped whatever its last batch did
         self.store.discard(self.writer)
+
+
+class _Watcher:
+    """ChangeEvents.watch through another writer, into another part (see ChangeEvents.watcher)."""
+
+    def __init__(self, events, part, writer):
+        self._events, self.part, self.writer = events, part, writer
+
+    def watch(self, records):
+        return self._events._watch(records, self.part, self.writer)
 
 
 def _with_view_fingerprint(checksums, record):

@@ -34,6 +34,8 @@ from .discovery import select_databases
 from .session import (RETRYABLE, DatabaseUnavailable, connect, explain_query_error, in_recovery,
                       is_ddl_deadlock, is_recovery_conflict, is_vanished_object)
 from .settings import SETTINGS, validate_config
+from .shared_snapshot import (MAX_SESSIONS_PER_DATABASE, Lane, LaneFailed, NoSharedSnapshot, SessionBudget,
+                              open_helpers, run_lanes, share_snapshot)
 from .statements import EXISTS_NOW, NAMED_STATEMENTS, StatementSet, tagged
 
 SOURCE = "postgres"
@@ -70,6 +72,35 @@ class StatementFailed(CollectorError):
         self.retryable = retryable
         self.recovery_conflict = recovery_conflict
         self.catalog_changed = catalog_changed
+
+
+class DatabaseParts:
+    """Where one database's rows go before they are appended to the files: a part per extract for
+    the database and, when several sessions read it, a part per statement (made as it starts), so
+    that the files hold the statements' rows in the same order whichever session read them."""
+
+    def __init__(self, files, index):
+        # Parts are named by position: a database name may hold any character.
+        self._files, self._label = files, f"db{index}"
+        self.common = {extract: f.part(self._label) for extract, f in files.items()}
+        self._by_statement = {}
+
+    def of(self, statement):
+        """The parts of ``statement``'s extract (and of the events, for metadata)."""
+        extracts = (statement.extract, "events") if statement.extract == "metadata" else (statement.extract,)
+        parts = {e: self._files[e].part(f"{self._label}-{statement.name}") for e in extracts}
+        self._by_statement[statement.name] = parts
+        return parts
+
+    def in_order(self):
+        """(extract, part) of every part: the database's, then the statements' in run order."""
+        yield from self.common.items()
+        for statement in NAMED_STATEMENTS:
+            yield from self._by_statement.get(statement.name, {}).items()
+
+    def discard(self):
+        for _, part in self.in_order():
+            part.discard()
 
 
 class Extractor:
@@ -283,8 +314,10 @@ class Extractor:
         order (so the files do not depend on which finished first). Roles are the server's, read in
         every database: those of the first one that succeeded are kept."""
         workers = max(1, min(self._settings["max_connections"], len(names)))
+        # Each database has a session of its own; those no database thread uses are shared out.
+        budget = SessionBudget(self._settings["max_connections"] - workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kada-db") as pool:
-            futures = [pool.submit(self._extract_database, index, dbname, files, store, window)
+            futures = [pool.submit(self._extract_database, index, dbname, files, store, window, budget)
                        for index, dbname in enumerate(names)]
             try:
                 results = [future.result() for future in futures]
@@ -295,71 +328,80 @@ class Extractor:
                     future.cancel()
                 wait(futures)  # let those under way end, then drop what they wrote
                 for future in futures:
-                    if not future.cancelled() and future.exception() is None:
-                        for part in (future.result()[1] or {}).values():
-                            part.discard()
+                    if not future.cancelled() and future.exception() is None and future.result()[1]:
+                        future.result()[1].discard()
                 raise
         outcomes, roles_kept = [], False
         for outcome, parts in results:
             outcomes.append(outcome)
-            for extract, part in (parts or {}).items():
+            for extract, part in parts.in_order() if parts else ():
                 if extract == "roles" and roles_kept:
                     part.discard()
-                    del outcome["rows"]["roles"]
-                    continue
-                roles_kept = roles_kept or extract == "roles"
-                files[extract].append(part)
+                else:
+                    files[extract].append(part)
+            if parts and roles_kept:
+                del outcome["rows"]["roles"]
+            roles_kept = roles_kept or parts is not None
         return outcomes
 
-    def _extract_database(self, index, dbname, files, store, window):
+    def _extract_database(self, index, dbname, files, store, window, budget):
         """Extract one database into parts: (outcome, parts) on success, (outcome, None) when it failed
         (its parts dropped)."""
         started = time.monotonic()
         outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
-                   "rows": {}, "warnings": [], "error": None}
+                   "sessions": None, "rows": {}, "warnings": [], "error": None}
         short = False  # after a recovery conflict: one snapshot per statement
         batched = False  # after DDL got in a statement's way: every deparsing statement in batches
-        for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
-            # Parts are named by position: a database name may hold any character.
-            parts = {extract: f.part(f"db{index}") for extract, f in files.items()}
-            events = ChangeEvents(store, self._settings["host"], dbname, window, parts["events"])
-            try:
-                outcome["server_version"], outcome["warnings"], outcome["standby"] = self._extract_snapshot(
-                    dbname, parts, events, window, short, batched)
-            except StatementFailed as e:
-                limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
-                if e.retryable and attempt < limit:
-                    short, batched = short or e.recovery_conflict, batched or e.catalog_changed
-                    log.warning("database %s: %s; retrying with a fresh snapshot%s", dbname, e,
-                                " per statement" if short else ", in batches that leave out objects dropped meanwhile"
-                                if batched else "")
-                    continue
-                outcome["error"] = str(e)
-            except DatabaseUnavailable as e:
-                outcome["error"] = str(e)
-            else:
-                for extract, part in parts.items():
-                    part.close()
-                    outcome["rows"][extract] = part.rows
-                events.complete()
-                outcome["status"] = "succeeded"
-            finally:
-                if outcome["status"] != "succeeded":
-                    for part in parts.values():
-                        part.discard()  # a failed attempt leaves nothing behind
-                    events.discard()
-            break
+        # Its own session, and helpers from those no other database uses now (shared_snapshot.py).
+        extra = budget.take(MAX_SESSIONS_PER_DATABASE - 1)
+        sessions = 1 + extra
+        try:
+            for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
+                parts = DatabaseParts(files, index)
+                events = ChangeEvents(store, self._settings["host"], dbname, window, parts.common["events"])
+                try:
+                    (outcome["server_version"], outcome["warnings"], outcome["standby"],
+                     outcome["sessions"]) = self._extract_snapshot(dbname, parts, events, window, sessions, short,
+                                                                   batched)
+                except StatementFailed as e:
+                    limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
+                    if e.retryable and attempt < limit:
+                        short, batched = short or e.recovery_conflict, batched or e.catalog_changed
+                        log.warning("database %s: %s; retrying with a fresh snapshot%s", dbname, e,
+                                    " per statement" if short else ", in batches that leave out objects dropped "
+                                    "meanwhile" if batched else "")
+                        continue
+                    outcome["error"] = str(e)
+                except DatabaseUnavailable as e:
+                    outcome["error"] = str(e)
+                else:
+                    for extract, part in parts.in_order():
+                        part.close()
+                        outcome["rows"][extract] = outcome["rows"].get(extract, 0) + part.rows
+                    events.complete()
+                    outcome["status"] = "succeeded"
+                finally:
+                    if outcome["status"] != "succeeded":
+                        parts.discard()  # a failed attempt leaves nothing behind
+                        events.discard()
+                break
+        finally:
+            budget.give_back(extra)
         outcome["seconds"] = round(time.monotonic() - started, 3)
         if outcome["status"] == "failed":
             log.error("database %s failed: %s", dbname, outcome["error"])
             return outcome, None
-        log.info("database %s: %s in %.2fs", dbname,
-                 ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"])
+        log.info("database %s: %s in %.2fs (%d session%s)", dbname,
+                 ", ".join(f"{n} {extract}" for extract, n in outcome["rows"].items()), outcome["seconds"],
+                 outcome["sessions"], "" if outcome["sessions"] == 1 else "s")
         return outcome, parts
 
-    def _extract_snapshot(self, dbname, parts, events, window, short=False, batched=False):
-        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot
-        (``batched``: every statement that deparses in batches, see statements.py)."""
+    def _extract_snapshot(self, dbname, parts, events, window, sessions=1, short=False, batched=False):
+        """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot, over
+        up to ``sessions`` sessions sharing it (shared_snapshot.py). ``short``: one snapshot per
+        statement, in one session; ``batched``: every
+        statement that deparses in batches (see statements.py). Returns the server version, the
+        warnings, whether the server is a standby and how many sessions read the database."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
             server_version = conn.info.parameter_status("server_version")
@@ -367,43 +409,87 @@ class Extractor:
             conn.autocommit = False
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             conn.read_only = True
-            current = None
+            helpers, problems = open_helpers(self._settings, self._password, dbname, 0 if short else sessions - 1)
             try:
-                with contextlib.nullcontext() if short else conn.transaction():
-                    current = "the relation catalog for lineage"
-                    lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts["linkages"].write)
-                    # Rows are watched as they stream by: objects checksummed and definitions
-                    # parsed once, never more than a batch of them held in memory.
-                    parsers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
-                    left_out = []
-                    for statement in NAMED_STATEMENTS:
-                        current = statement.name
-                        parser = parsers.get(statement.name)
-                        watcher = events if statement.extract == "metadata" else None
-                        left_out += self._read(conn, dbname, statement, values, parts[statement.extract], watcher,
-                                               parser, short, batched)
-                        parsers.pop(statement.name, None)
-                        if not parsers:
-                            lineage.release()  # its relation catalog is not needed any more
-                    current = "the change events"
-                    warnings = events.write()
-                    current = "the check for unknown object kinds"
-                    warnings += left_out + unknown_kinds(conn, dbname) + lineage.finish()
-            except psycopg.Error as e:
-                if is_recovery_conflict(e):  # a standby ends the session when a savepoint is open
-                    raise StatementFailed(explain_query_error(e, current, self._settings), retryable=True,
-                                          recovery_conflict=True) from None
-                if conn.broken or conn.closed:
-                    raise DatabaseUnavailable(
-                        f"lost the connection to database {dbname!r} while running {current} (was the database "
-                        f"dropped or the server restarted?): {redact_credentials(str(e).strip())}") from None
-                changed = is_vanished_object(e) or is_ddl_deadlock(e)
-                raise StatementFailed(explain_query_error(e, current, self._settings),
-                                      retryable=changed or isinstance(e, RETRYABLE), catalog_changed=changed) from None
+                try:
+                    warnings, lanes = self._read_database(conn, helpers, dbname, parts, events, values, short,
+                                                          batched, problems)
+                except NoSharedSnapshot as e:  # nothing was read yet: all of it in one session
+                    problems.append(e.reason)
+                    warnings, lanes = self._read_database(conn, [], dbname, parts, events, values, short, batched,
+                                                          problems)
+            finally:
+                for helper in helpers:
+                    helper.close()
+            if problems:
+                log.info("database %s: read by %d session(s) of %d: %s", dbname, lanes, sessions, "; ".join(problems))
             if short:
                 warnings.append(f"database {dbname}: read with one snapshot per statement after the standby cancelled "
                                 "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
-            return server_version.split()[0], warnings, standby
+            return server_version.split()[0], warnings, standby, lanes
+
+    def _read_database(self, conn, helpers, dbname, parts, events, values, short, batched, problems):
+        """The statements of one database over ``conn`` and the ``helpers`` that adopt its snapshot
+        (the reasons of those that do not go to ``problems``); returns the warnings and the number
+        of sessions that read it."""
+        current = None
+        try:
+            with contextlib.nullcontext() if short else conn.transaction():
+                if helpers:
+                    current = "the snapshot export"
+                    helpers, refused = share_snapshot(conn, helpers)
+                    problems += refused
+                current = "the relation catalog for lineage"
+                lineage = DefinitionLineage(conn, self._settings["host"], dbname, parts.common["linkages"].write)
+                # Rows are watched as they stream by: objects checksummed and definitions parsed
+                # once, never more than a batch of them held in memory. The first session parses.
+                parsers = {"VIEWS_SQL": lineage.on_view, "FUNCTIONS_SQL": lineage.on_routine}
+                lanes = [Lane(conn, events.writer)] + [Lane(helper, events.session_writer()) for helper in helpers]
+
+                def read(lane, statement):
+                    parser = parsers.get(statement.name)
+                    # One session: the database's parts; several: the statement's, so that the
+                    # files do not depend on which session read what.
+                    into = parts.common if len(lanes) == 1 else parts.of(statement)
+                    watcher = events.watcher(into["events"], lane.writer) if statement.extract == "metadata" else None
+                    warnings = self._read(lane.conn, dbname, statement, values, into[statement.extract], watcher,
+                                          parser, short, batched)
+                    if parser is not None:
+                        del parsers[statement.name]
+                        if not parsers:
+                            lineage.release()  # its relation catalog is not needed any more
+                    return warnings
+
+                try:
+                    left_out = run_lanes(lanes, NAMED_STATEMENTS, set(parsers), read)
+                except LaneFailed as failed:
+                    # A standby's recovery conflict ends every session of the snapshot: the others
+                    # may only have seen their connection lost.
+                    lane, error = next(((lane, e) for lane, e in failed.failures if is_recovery_conflict(e)),
+                                       failed.failures[0])
+                    if isinstance(error, psycopg.Error):
+                        raise self._failure(error, lane.conn, dbname, lane.current) from None
+                    raise error
+                current = "the change events"
+                warnings = events.write()
+                current = "the check for unknown object kinds"
+                warnings += left_out + unknown_kinds(conn, dbname) + lineage.finish()
+        except psycopg.Error as e:
+            raise self._failure(e, conn, dbname, current) from None
+        return warnings, len(lanes)
+
+    def _failure(self, error, conn, dbname, current):
+        """What a database error while running ``current`` on ``conn`` means: the exception to raise."""
+        if is_recovery_conflict(error):  # a standby ends the session when a savepoint is open
+            return StatementFailed(explain_query_error(error, current, self._settings), retryable=True,
+                                   recovery_conflict=True)
+        if conn.broken or conn.closed:
+            return DatabaseUnavailable(
+                f"lost the connection to database {dbname!r} while running {current} (was the database "
+                f"dropped or the server restarted?): {redact_credentials(str(error).strip())}")
+        changed = is_vanished_object(error) or is_ddl_deadlock(error)
+        return StatementFailed(explain_query_error(error, current, self._settings),
+                               retryable=changed or isinstance(error, RETRYABLE), catalog_changed=changed)
 
     def _read(self, conn, dbname, statement, values, part, events, parser, short, batched):
         """Run one named statement, in one piece or batch by batch (see _batch_keys); return the
