@@ -15,7 +15,7 @@ import pytest
 from collect import HOST, run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
 from kada_collectors.extractors.postgres.pg_dump_kinds import MATCHES, extract_counts, toc_counts
-from kada_collectors.extractors.report import build_report, open_run
+from kada_collectors.extractors.report import build_report, open_run, summary_lines
 from kada_collectors.lib.validate import validate_folder
 
 DB = "every_kind"
@@ -160,8 +160,10 @@ def test_the_report_counts_each_kind(every_kind_extract):
     per_kind = Counter()
     for _, _, kind, n in data["counts"]:
         per_kind[data["kinds"][kind]] += n
-    assert {kind: per_kind[kind] for kind in KINDS} == Counter(r["OBJECT_TYPE"] for r in every_kind_extract.metadata()
-                                                              if r["OBJECT_TYPE"] in KINDS)
+    extracted = Counter(r["OBJECT_TYPE"] for r in every_kind_extract.metadata() if r["OBJECT_TYPE"] in KINDS)
+    assert {kind: per_kind[kind] for kind in KINDS} == extracted
+    summary = "\n".join(summary_lines(data))
+    assert f"  text_search_configuration {extracted['TEXT_SEARCH_CONFIGURATION']:>11,}\n" in summary
 
 
 EVENTS_DB = "kinds_events"
