@@ -8,7 +8,7 @@ from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
-from kada_collectors.extractors.postgres.pg_dump_kinds import ELSEWHERE, MATCHES
+from kada_collectors.extractors.postgres.pg_dump_kinds import ELSEWHERE, MATCHES, extract_counts, toc_counts, toc_entry
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "pg_dump_coverage.py"
 
@@ -34,3 +34,32 @@ def test_every_toc_kind_is_in_the_extract_or_documented_elsewhere(pg_server, tmp
     assert {"COLLATION", "OPERATOR CLASS", "TEXT SEARCH PARSER", "PROCEDURAL LANGUAGE", "TRANSFORM", "COMMENT"} <= present
     assert report["summary"]["differ"] == report["summary"]["unknown"] == []
     assert "COMMENT" in result.stdout and "TOC kinds accounted for" in result.stdout
+
+
+def test_toc_lines_and_metadata_rows_are_counted_per_kind():
+    listing = """;
+; Archive created at 2026-12-03 12:00:00 UTC
+12; 2615 2200 SCHEMA - public pg_database_owner
+13; 2615 16385 SCHEMA - sales owner
+300; 0 0 COMMENT - EXTENSION isn
+236; 0 0 TABLE ATTACH sales orders_2026 owner
+237; 1259 16390 TABLE sales orders owner
+240; 1259 16400 TABLE DATA sales orders owner
+241; 2606 16401 CONSTRAINT sales orders orders_pkey owner
+242; 2606 16402 FK CONSTRAINT sales lines lines_order_fkey owner
+243; 1259 16403 INDEX sales orders_day owner
+250; 3602 16410 TEXT SEARCH CONFIGURATION sales docs owner
+251; 1255 16411 NEW KIND sales thing owner
+"""
+    assert toc_entry("250; 3602 16410 TEXT SEARCH CONFIGURATION sales docs owner") == ("TEXT SEARCH CONFIGURATION", "docs")
+    assert toc_counts(listing) == {"SCHEMA": 1, "COMMENT": 1, "TABLE ATTACH": 1, "TABLE": 1, "TABLE DATA": 1, "CONSTRAINT": 1,
+                                   "FK CONSTRAINT": 1, "INDEX": 1, "TEXT SEARCH CONFIGURATION": 1, "NEW": 1}
+
+    def row(kind, name, **properties):
+        return {"OBJECT_TYPE": kind, "OBJECT_NAME": name, "PROPERTIES": json.dumps(properties) if properties else ""}
+
+    rows = [row("SCHEMA", "public"), row("SCHEMA", "sales"), row("EXTENSION", "plpgsql"), row("PARTITIONED_TABLE", "orders"),
+            row("TABLE", "orders_2026", partition_of="x"), row("CONSTRAINT", "orders_pkey", constraint_type="PRIMARY KEY"),
+            row("CONSTRAINT", "ck", constraint_type="CHECK"), row("INDEX", "orders_pkey", constraint="orders_pkey"),
+            row("INDEX", "orders_day", method="btree"), row("COLUMN", "orders"), row("LANGUAGE", "plkinds")]
+    assert extract_counts(rows) == {"SCHEMA": 1, "TABLE": 2, "CONSTRAINT": 1, "INDEX": 1, "PROCEDURAL LANGUAGE": 1}

@@ -89,6 +89,8 @@ ELSEWHERE = {
     "PUBLICATION TABLE": "the PUBLICATION row's PROPERTIES",
     "PUBLICATION TABLES IN SCHEMA": "the PUBLICATION row's PROPERTIES",
     "STATISTICS DATA": "not extracted (planner statistics are data)",
+    **dict.fromkeys(("TABLE DATA", "SEQUENCE SET", "MATERIALIZED VIEW DATA", "LARGE OBJECT", "BLOB"),
+                    "not extracted (data, which --schema-only leaves out too)"),
 }
 # Objects initdb makes that pg_dump leaves to the new database and the extract lists: not counted.
 BUILT_IN = {("SCHEMA", "public"), ("EXTENSION", "plpgsql")}
