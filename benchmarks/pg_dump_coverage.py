@@ -89,7 +89,7 @@ def collector_role(admin_dsn: str) -> str:
     """A login role that owns nothing (as docs/grants.md's collector user), with a fresh password."""
     password = secrets.token_urlsafe(24)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        exists = conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (COLLECTOR_ROLE,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (COLLECTOR_ROLE,)).fetchone() is not None
         verb = "ALTER" if exists else "CREATE"
         conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(COLLECTOR_ROLE),
                                                                        sql.Literal(password)))
