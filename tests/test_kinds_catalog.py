@@ -23,7 +23,7 @@ FIXTURES = sorted((Path(__file__).parent / "sql").glob("every_kind_*.sql"))
 KINDS = ("COLLATION", "CAST", "OPERATOR", "OPERATOR_CLASS", "OPERATOR_FAMILY", "ACCESS_METHOD",
          "TEXT_SEARCH_CONFIGURATION", "TEXT_SEARCH_DICTIONARY", "TEXT_SEARCH_PARSER", "TEXT_SEARCH_TEMPLATE",
          "CONVERSION", "TRANSFORM", "LANGUAGE")
-TOC_KIND = {object_type: m.toc[0] for m in MATCHES for object_type in m.object_types if object_type in KINDS}
+TOC_KIND = {object_type: m.toc for m in MATCHES for object_type in m.object_types if object_type in KINDS}
 PREFIX = f'"{HOST}".{DB}.'
 
 

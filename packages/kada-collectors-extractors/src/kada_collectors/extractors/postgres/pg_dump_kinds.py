@@ -17,12 +17,12 @@ from typing import Callable, Iterable, Optional
 
 @dataclass(frozen=True)
 class Match:
-    """TOC kinds and the metadata OBJECT_TYPEs that list the same objects; ``rows`` picks the rows
-    pg_dump lists as these entries when it lists only some of them (by PROPERTIES)."""
+    """A TOC kind and the metadata OBJECT_TYPEs that list the same objects; ``when`` picks, by
+    their PROPERTIES, the rows pg_dump lists as such entries when it lists only some of them."""
 
-    toc: tuple[str, ...]
+    toc: str
     object_types: tuple[str, ...]
-    rows: Optional[Callable[[dict], bool]] = None
+    when: Optional[Callable[[dict], bool]] = None
 
 
 def _constraint_types(*names: str) -> Callable[[dict], bool]:
@@ -30,45 +30,45 @@ def _constraint_types(*names: str) -> Callable[[dict], bool]:
 
 
 MATCHES = (
-    Match(("SCHEMA",), ("SCHEMA",)),
-    Match(("EXTENSION",), ("EXTENSION",)),
-    Match(("TABLE",), ("TABLE", "PARTITIONED_TABLE")),
-    Match(("VIEW",), ("VIEW",)),
-    Match(("MATERIALIZED VIEW",), ("MATERIALIZED_VIEW",)),
-    Match(("FOREIGN TABLE",), ("FOREIGN_TABLE",)),
-    Match(("SEQUENCE",), ("SEQUENCE",)),
-    Match(("FUNCTION",), ("FUNCTION", "WINDOW_FUNCTION")),
-    Match(("PROCEDURE",), ("PROCEDURE",)),
-    Match(("AGGREGATE",), ("AGGREGATE",)),
-    Match(("TYPE",), ("TYPE",)),
-    Match(("DOMAIN",), ("DOMAIN",)),
+    Match("SCHEMA", ("SCHEMA",)),
+    Match("EXTENSION", ("EXTENSION",)),
+    Match("TABLE", ("TABLE", "PARTITIONED_TABLE")),
+    Match("VIEW", ("VIEW",)),
+    Match("MATERIALIZED VIEW", ("MATERIALIZED_VIEW",)),
+    Match("FOREIGN TABLE", ("FOREIGN_TABLE",)),
+    Match("SEQUENCE", ("SEQUENCE",)),
+    Match("FUNCTION", ("FUNCTION", "WINDOW_FUNCTION")),
+    Match("PROCEDURE", ("PROCEDURE",)),
+    Match("AGGREGATE", ("AGGREGATE",)),
+    Match("TYPE", ("TYPE",)),
+    Match("DOMAIN", ("DOMAIN",)),
     # pg_dump creates the index behind a primary key, unique or exclusion constraint with the constraint.
-    Match(("INDEX",), ("INDEX",), lambda properties: "constraint" not in properties),
-    Match(("CONSTRAINT",), ("CONSTRAINT",), _constraint_types("PRIMARY KEY", "UNIQUE", "EXCLUSION")),
-    Match(("FK CONSTRAINT",), ("CONSTRAINT",), _constraint_types("FOREIGN KEY")),
-    Match(("TRIGGER",), ("TRIGGER",)),
-    Match(("COLLATION",), ("COLLATION",)),
-    Match(("CAST",), ("CAST",)),
-    Match(("OPERATOR",), ("OPERATOR",)),
-    Match(("OPERATOR CLASS",), ("OPERATOR_CLASS",)),
-    Match(("OPERATOR FAMILY",), ("OPERATOR_FAMILY",)),
-    Match(("ACCESS METHOD",), ("ACCESS_METHOD",)),
-    Match(("TEXT SEARCH CONFIGURATION",), ("TEXT_SEARCH_CONFIGURATION",)),
-    Match(("TEXT SEARCH DICTIONARY",), ("TEXT_SEARCH_DICTIONARY",)),
-    Match(("TEXT SEARCH PARSER",), ("TEXT_SEARCH_PARSER",)),
-    Match(("TEXT SEARCH TEMPLATE",), ("TEXT_SEARCH_TEMPLATE",)),
-    Match(("CONVERSION",), ("CONVERSION",)),
-    Match(("TRANSFORM",), ("TRANSFORM",)),
-    Match(("PROCEDURAL LANGUAGE",), ("LANGUAGE",)),
-    Match(("POLICY",), ("POLICY",)),
-    Match(("RULE",), ("RULE",)),
-    Match(("PUBLICATION",), ("PUBLICATION",)),
-    Match(("SUBSCRIPTION",), ("SUBSCRIPTION",)),
-    Match(("FOREIGN DATA WRAPPER",), ("FOREIGN_DATA_WRAPPER",)),
-    Match(("SERVER",), ("FOREIGN_SERVER",)),
-    Match(("USER MAPPING",), ("USER_MAPPING",)),
-    Match(("EVENT TRIGGER",), ("EVENT_TRIGGER",)),
-    Match(("STATISTICS",), ("STATISTICS",)),
+    Match("INDEX", ("INDEX",), lambda properties: "constraint" not in properties),
+    Match("CONSTRAINT", ("CONSTRAINT",), _constraint_types("PRIMARY KEY", "UNIQUE", "EXCLUSION")),
+    Match("FK CONSTRAINT", ("CONSTRAINT",), _constraint_types("FOREIGN KEY")),
+    Match("TRIGGER", ("TRIGGER",)),
+    Match("COLLATION", ("COLLATION",)),
+    Match("CAST", ("CAST",)),
+    Match("OPERATOR", ("OPERATOR",)),
+    Match("OPERATOR CLASS", ("OPERATOR_CLASS",)),
+    Match("OPERATOR FAMILY", ("OPERATOR_FAMILY",)),
+    Match("ACCESS METHOD", ("ACCESS_METHOD",)),
+    Match("TEXT SEARCH CONFIGURATION", ("TEXT_SEARCH_CONFIGURATION",)),
+    Match("TEXT SEARCH DICTIONARY", ("TEXT_SEARCH_DICTIONARY",)),
+    Match("TEXT SEARCH PARSER", ("TEXT_SEARCH_PARSER",)),
+    Match("TEXT SEARCH TEMPLATE", ("TEXT_SEARCH_TEMPLATE",)),
+    Match("CONVERSION", ("CONVERSION",)),
+    Match("TRANSFORM", ("TRANSFORM",)),
+    Match("PROCEDURAL LANGUAGE", ("LANGUAGE",)),
+    Match("POLICY", ("POLICY",)),
+    Match("RULE", ("RULE",)),
+    Match("PUBLICATION", ("PUBLICATION",)),
+    Match("SUBSCRIPTION", ("SUBSCRIPTION",)),
+    Match("FOREIGN DATA WRAPPER", ("FOREIGN_DATA_WRAPPER",)),
+    Match("SERVER", ("FOREIGN_SERVER",)),
+    Match("USER MAPPING", ("USER_MAPPING",)),
+    Match("EVENT TRIGGER", ("EVENT_TRIGGER",)),
+    Match("STATISTICS", ("STATISTICS",)),
 )
 
 # TOC kinds that are not objects of their own in metadata, and where the catalog finds them.
@@ -95,7 +95,8 @@ ELSEWHERE = {
 # Objects initdb makes that pg_dump leaves to the new database and the extract lists: not counted.
 BUILT_IN = {("SCHEMA", "public"), ("EXTENSION", "plpgsql")}
 
-_KNOWN = sorted({kind for m in MATCHES for kind in m.toc} | set(ELSEWHERE), key=len, reverse=True)
+MATCHED = frozenset(m.toc for m in MATCHES)
+_KNOWN = sorted(MATCHED | set(ELSEWHERE), key=len, reverse=True)  # the longest first: TABLE ATTACH before TABLE
 
 
 def toc_entry(line: str) -> Optional[tuple[str, str]]:
@@ -132,23 +133,22 @@ def extract_counts(rows: Iterable[dict]) -> Counter:
             continue
         properties = None
         for match in by_type.get(row["OBJECT_TYPE"], ()):
-            if match.rows is not None and properties is None:
+            if match.when is not None and properties is None:
                 properties = json.loads(row["PROPERTIES"] or "{}")
-            if match.rows is None or match.rows(properties):
-                counts[match.toc[0]] += 1
+            if match.when is None or match.when(properties):
+                counts[match.toc] += 1
     return counts
 
 
 def compare(toc: Counter, extract: Counter) -> list[dict]:
     """Per TOC kind present in the dump or the extract: both counts, and a status:
     ``equal``, ``differs``, ``elsewhere`` (``ELSEWHERE``) or ``unknown`` (a kind not listed here)."""
-    matched = {kind for m in MATCHES for kind in m.toc}
     result = []
     for kind in sorted(set(toc) | {kind for kind, n in extract.items() if n}):
-        if kind in matched:
+        if kind in MATCHED:
             status = "equal" if extract[kind] == toc[kind] else "differs"
         else:
             status = "elsewhere" if kind in ELSEWHERE else "unknown"
-        result.append({"kind": kind, "pg_dump": toc[kind], "extract": extract[kind] if kind in matched else None,
+        result.append({"kind": kind, "pg_dump": toc[kind], "extract": extract[kind] if kind in MATCHED else None,
                        "status": status, **({"where": ELSEWHERE[kind]} if kind in ELSEWHERE else {})})
     return result
