@@ -15,7 +15,7 @@ import pytest
 from collect import HOST, run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
 from kada_collectors.extractors.postgres.pg_dump_kinds import MATCHES, extract_counts, toc_counts
-from kada_collectors.extractors.report import build_report, open_run, summary_lines
+from kada_collectors.extractors.report import build_report, open_run, render_html, summary_lines
 from kada_collectors.lib.validate import validate_folder
 
 DB = "every_kind"
@@ -164,6 +164,7 @@ def test_the_report_counts_each_kind(every_kind_extract):
     assert {kind: per_kind[kind] for kind in KINDS} == extracted
     summary = "\n".join(summary_lines(data))
     assert f"  text_search_configuration {extracted['TEXT_SEARCH_CONFIGURATION']:>11,}\n" in summary
+    assert '"TEXT_SEARCH_CONFIGURATION"' in render_html(data)
 
 
 EVENTS_DB = "kinds_events"
