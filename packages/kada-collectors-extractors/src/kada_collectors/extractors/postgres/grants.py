@@ -15,11 +15,13 @@ from .rds import RDS_CA_BUNDLE_URL, RDS_IAM_ROLE, is_rds_endpoint
 # The catalog tables and views the collector reads (sql/*.sql, lineage/, checks.py). PUBLIC may
 # read them all by default; the vendor's page asks for USAGE on pg_catalog and SELECT on these.
 CATALOG_TABLES = (
-    "pg_aggregate", "pg_am", "pg_attrdef", "pg_attribute", "pg_auth_members", "pg_class", "pg_collation",
-    "pg_constraint", "pg_database", "pg_default_acl", "pg_depend", "pg_description", "pg_enum", "pg_extension",
-    "pg_foreign_server", "pg_foreign_table", "pg_index", "pg_inherits", "pg_language", "pg_namespace",
-    "pg_partitioned_table", "pg_proc", "pg_range", "pg_rewrite", "pg_roles", "pg_sequence", "pg_settings",
-    "pg_shdescription", "pg_tablespace", "pg_trigger", "pg_type",
+    "pg_aggregate", "pg_am", "pg_amop", "pg_amproc", "pg_attrdef", "pg_attribute", "pg_auth_members", "pg_cast",
+    "pg_class", "pg_collation", "pg_constraint", "pg_conversion", "pg_database", "pg_default_acl", "pg_depend",
+    "pg_description", "pg_enum", "pg_extension", "pg_foreign_server", "pg_foreign_table", "pg_index", "pg_inherits",
+    "pg_language", "pg_namespace", "pg_opclass", "pg_operator", "pg_opfamily", "pg_partitioned_table", "pg_proc",
+    "pg_range", "pg_rewrite", "pg_roles", "pg_sequence", "pg_settings", "pg_shdescription", "pg_tablespace",
+    "pg_transform", "pg_trigger", "pg_ts_config", "pg_ts_config_map", "pg_ts_dict", "pg_ts_parser", "pg_ts_template",
+    "pg_type",
 )
 READ_ALL_STATS = "pg_read_all_stats"
 

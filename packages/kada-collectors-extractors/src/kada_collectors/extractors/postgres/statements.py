@@ -107,7 +107,7 @@ TRIGGERS = Batches("SELECT DISTINCT tgrelid FROM pg_trigger WHERE NOT tgisintern
 INHERITORS = Batches("SELECT DISTINCT inhrelid FROM pg_inherits ORDER BY 1", "relation")
 
 
-# In run order. One statement per object kind, each run once per database.
+# In run order. One statement per object kind (or family of kinds), each run once per database.
 NAMED_STATEMENTS = (
     NamedStatement("DATABASES_SQL", "metadata"),
     NamedStatement("SCHEMAS_SQL", "metadata"),
@@ -121,6 +121,8 @@ NAMED_STATEMENTS = (
     NamedStatement("INDEXES_SQL", "metadata", INDEXES),
     NamedStatement("CONSTRAINTS_SQL", "metadata", TABLES),
     NamedStatement("TRIGGERS_SQL", "metadata", TRIGGERS),
+    # One statement for a family of small kinds (collations, casts, operators, text search...).
+    NamedStatement("EXTENSIBILITY_SQL", "metadata"),
     NamedStatement("FOREIGN_KEYS_SQL", "linkages"),
     NamedStatement("TABLE_HIERARCHY_SQL", "linkages", INHERITORS),
     NamedStatement("SEQUENCE_OWNERS_SQL", "linkages"),

@@ -26,7 +26,7 @@ def summary_lines(data):
         per_kind[kinds[kind]] += n
         per_database[database] += n
     lines += ["", f"objects: {sum(per_kind.values()):,}"]
-    lines += [f"  {kind.lower():<20} {n:>11,}" for kind, n in sorted(per_kind.items())]
+    lines += [f"  {kind.lower():<25} {n:>11,}" for kind, n in sorted(per_kind.items())]  # text_search_configuration
     if len(per_database) > 1:
         lines.append("  per database: " + ", ".join(f"{db} {n:,}" for db, n in sorted(per_database.items())))
     events = Counter()
