@@ -154,9 +154,9 @@ def test_foreign_data_and_event_triggers(governance):
     assert set(servers) == {"ledger_db", "gov_files"}
     assert properties(servers["ledger_db"]) == {"foreign_data_wrapper": "postgres_fdw", "type": "postgresql",
                                                 "version": "16",
-                                                "options": ["host=203.0.113.9", "port=5432", "dbname=ledger"]}
+                                                "options": ["dbname=ledger", "host=203.0.113.9", "port=5432"]}
     assert servers["ledger_db"]["OWNER"] == "gov_owner" and servers["ledger_db"]["DESCRIPTION"] == "The accounting cluster"
-    assert properties(servers["gov_files"])["options"] == ["root=/srv/gov", "api_key=[REDACTED]"]
+    assert properties(servers["gov_files"])["options"] == ["api_key=[REDACTED]", "root=/srv/gov"]
     mappings = {r["OBJECT_ID"]: r for r in extract.metadata("USER_MAPPING")}
     assert set(mappings) == {f'"{HOST}".{DB}.ledger_db.gov_owner', f'"{HOST}".{DB}.gov_files.public'}
     public = mappings[f'"{HOST}".{DB}.gov_files.public']
@@ -178,7 +178,7 @@ def test_secrets_in_options_never_leave(pg18, tmp_path):
     assert subscription["connection"] == "host=198.51.100.7 port=5432 dbname=ledger user=replicator password=[REDACTED]"
     mappings = {r["OBJECT_NAME"]: properties(r) for r in extract.metadata("USER_MAPPING")}
     assert mappings["gov_owner"]["options"] == ["user=ledger_reader"]  # the password option is left out
-    assert mappings["public"]["options"] == ["user=anonymous", "token=[REDACTED]"]
+    assert mappings["public"]["options"] == ["token=[REDACTED]", "user=anonymous"]
     for path in (tmp_path / "out").iterdir():
         text = path.read_text(encoding="utf-8")
         assert not any(secret in text for secret in SECRETS), path.name

@@ -2,7 +2,8 @@
 -- replication), foreign-data wrappers, foreign servers and user mappings, and event triggers.
 -- Each is named within the database; a user mapping within its server (PUBLIC's user is
 -- 'public', which no role can be named). A password option never leaves, whoever may read it;
--- the other options go through the redaction of PROPERTIES. Members of an extension are left out, as pg_dump leaves
+-- the other options go through the redaction of PROPERTIES. Options are sorted, as pg_dump writes
+-- them: a restored server has the same. Members of an extension are left out, as pg_dump leaves
 -- them out, and so are the user mappings of a server that belongs to one.
 WITH db AS (SELECT quote_ident({0}) || '.' || quote_ident(current_database()) AS id),
 -- Tables listed in a publication, with their column list and row filter (15+): the view
@@ -124,7 +125,7 @@ SELECT 'FOREIGN_DATA_WRAPPER',
        jsonb_strip_nulls(jsonb_build_object(
            'handler', nullif(w.fdwhandler, 0)::regprocedure::text,
            'validator', nullif(w.fdwvalidator, 0)::regprocedure::text,
-           'options', (SELECT jsonb_agg(o) FROM unnest(w.fdwoptions) o WHERE o !~* '^password=')
+           'options', (SELECT jsonb_agg(o ORDER BY o) FROM unnest(w.fdwoptions) o WHERE o !~* '^password=')
        ))
 FROM pg_foreign_data_wrapper w
 CROSS JOIN db
@@ -147,7 +148,7 @@ SELECT 'FOREIGN_SERVER',
            'foreign_data_wrapper', w.fdwname,
            'type', fs.srvtype,
            'version', fs.srvversion,
-           'options', (SELECT jsonb_agg(o) FROM unnest(fs.srvoptions) o WHERE o !~* '^password=')
+           'options', (SELECT jsonb_agg(o ORDER BY o) FROM unnest(fs.srvoptions) o WHERE o !~* '^password=')
        ))
 FROM pg_foreign_server fs
 CROSS JOIN db
@@ -171,7 +172,7 @@ SELECT 'USER_MAPPING',
        jsonb_strip_nulls(jsonb_build_object(
            'server', db.id || '.' || quote_ident(um.srvname),
            'user', CASE WHEN um.umuser = 0 THEN 'PUBLIC' ELSE um.usename::text END,
-           'options', (SELECT jsonb_agg(o) FROM unnest(um.umoptions) o WHERE o !~* '^password=')
+           'options', (SELECT jsonb_agg(o ORDER BY o) FROM unnest(um.umoptions) o WHERE o !~* '^password=')
        ))
 FROM pg_user_mappings um
 CROSS JOIN db
