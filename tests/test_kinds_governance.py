@@ -10,13 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from collect import HOST, Extract, run_extract
+from psycopg import IsolationLevel
+
+from collect import HOST, Extract, extractor_config, read_extract, run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
+from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.extractors.postgres.pg_dump_kinds import compare, extract_counts, toc_counts
 from kada_collectors.extractors.report import build_report, open_run
 from kada_collectors.extractors.report.model import Kinds, Objects
 from kada_collectors.extractors.report.text import summary_lines
+from kada_collectors.extractors.postgres.session import connect
+from kada_collectors.extractors.postgres.statements import BY_NAME
+from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.validate import validate_folder
+from kada_collectors.lib.writer import ExtractFile
 from servers import PgServer
 
 FIXTURE = Path(__file__).parent / "sql" / "every_kind_governance.sql"
@@ -125,6 +132,8 @@ def test_rules_statistics_and_window_functions(governance):
     assert properties(rank)["window"] is True and rank["OWNER"] == "gov_owner"
     assert "window" not in properties(functions["note_ddl"])
     assert not extract.metadata("WINDOW_FUNCTION")
+    grants = {r["OBJECT_TYPE"] for r in extract.rows("privileges") if r["OBJECT_ID"] == rank["OBJECT_ID"]}
+    assert grants == {"FUNCTION"}, "privileges name the kind metadata has"
 
 
 def test_replication_objects(governance):
@@ -224,3 +233,22 @@ def test_report_shows_the_kinds_and_their_tree(pg18, tmp_path):
     assert objects.parent[mapping] == objects.place("FOREIGN_SERVER", server_id)
     policy = objects.place("POLICY", f'"{HOST}".{DB}.gov.accounts.holder_reads')
     assert objects.parent[policy] == objects.place("TABLE", f'"{HOST}".{DB}.gov.accounts')
+
+
+def test_read_in_batches_gives_the_same_rows(governance, tmp_path):
+    """The database is read in batches of tables when an object vanished under a statement: the
+    batches of POLICIES_RULES_STATISTICS_SQL cover every policy, rule and extended statistics once."""
+    server, extract = governance
+    extractor = Extractor(**extractor_config(server, [DB], tmp_path, user=LOW_PRIVILEGE_USER, password=server.password))
+    part = ExtractFile(str(tmp_path), "postgres", "metadata", "20260101000000", EXTRACT_COLUMNS["metadata"],
+                       False).part("batched")
+    with connect(extractor._settings, extractor._password, DB) as conn:
+        conn.autocommit, conn.isolation_level = False, IsolationLevel.REPEATABLE_READ
+        warnings = extractor._read(conn, DB, BY_NAME["POLICIES_RULES_STATISTICS_SQL"],
+                                   (HOST, "1970-01-01 00:00:00", "2026-01-01 00:00:00"), part, None, None,
+                                   short=False, batched=True)
+    part.close()
+    batched = sorted((r["OBJECT_TYPE"], r["OBJECT_ID"]) for r in read_extract(Path(part.path)))
+    whole = sorted((r["OBJECT_TYPE"], r["OBJECT_ID"]) for r in extract.metadata()
+                   if r["OBJECT_TYPE"] in ("POLICY", "RULE", "STATISTICS"))
+    assert warnings == [] and batched == whole and len(whole) == 8

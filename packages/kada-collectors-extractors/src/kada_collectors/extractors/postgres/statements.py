@@ -106,8 +106,10 @@ TYPES = Batches(f"SELECT t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.t
 TRIGGERS = Batches("SELECT DISTINCT tgrelid FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1", "relation")
 INHERITORS = Batches("SELECT DISTINCT inhrelid FROM pg_inherits ORDER BY 1", "relation")
 # The tables that have a policy, a rule (a view's _RETURN rule is the view) or extended statistics.
-TABLE_ATTACHMENTS = Batches("SELECT polrelid FROM pg_policy UNION SELECT ev_class FROM pg_rewrite WHERE rulename <> '_RETURN' "
-                            "UNION SELECT stxrelid FROM pg_statistic_ext ORDER BY 1", "relation")
+TABLE_ATTACHMENTS = Batches(f"SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER_SCHEMA} "
+                            "AND c.oid IN (SELECT polrelid FROM pg_policy UNION ALL SELECT ev_class FROM pg_rewrite "
+                            "WHERE rulename <> '_RETURN' UNION ALL SELECT stxrelid FROM pg_statistic_ext) ORDER BY 1",
+                            "relation")
 
 
 # In run order. One statement per object kind, each run once per database.
