@@ -73,7 +73,7 @@ ALTER SUBSCRIPTION from_ledger OWNER TO gov_owner;  -- before 16 its owner must 
 COMMENT ON SUBSCRIPTION from_ledger IS 'Ledger rows from the accounting cluster';
 
 -- Foreign data: postgres_fdw's wrapper belongs to its extension (left out); gov_fdw does not.
-CREATE EXTENSION postgres_fdw;
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
 CREATE FOREIGN DATA WRAPPER gov_fdw OPTIONS (debug 'true');
 COMMENT ON FOREIGN DATA WRAPPER gov_fdw IS 'Files of the governance team';
 GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO gov_owner;
