@@ -17,12 +17,17 @@ from .rds import RDS_CA_BUNDLE_URL, RDS_IAM_ROLE, is_rds_endpoint
 CATALOG_TABLES = (
     "pg_aggregate", "pg_am", "pg_amop", "pg_amproc", "pg_attrdef", "pg_attribute", "pg_auth_members", "pg_cast",
     "pg_class", "pg_collation", "pg_constraint", "pg_conversion", "pg_database", "pg_default_acl", "pg_depend",
-    "pg_description", "pg_enum", "pg_extension", "pg_foreign_server", "pg_foreign_table", "pg_index", "pg_inherits",
-    "pg_language", "pg_namespace", "pg_opclass", "pg_operator", "pg_opfamily", "pg_partitioned_table", "pg_proc",
-    "pg_range", "pg_rewrite", "pg_roles", "pg_sequence", "pg_settings", "pg_shdescription", "pg_tablespace",
-    "pg_transform", "pg_trigger", "pg_ts_config", "pg_ts_config_map", "pg_ts_dict", "pg_ts_parser", "pg_ts_template",
-    "pg_type",
+    "pg_description", "pg_enum", "pg_event_trigger", "pg_extension", "pg_foreign_data_wrapper", "pg_foreign_server",
+    "pg_foreign_table", "pg_index", "pg_inherits", "pg_language", "pg_namespace", "pg_opclass", "pg_operator",
+    "pg_opfamily", "pg_partitioned_table", "pg_policy", "pg_proc", "pg_publication", "pg_publication_rel",
+    "pg_publication_tables", "pg_range", "pg_rewrite", "pg_roles", "pg_sequence", "pg_settings", "pg_shdescription",
+    "pg_stat_subscription", "pg_statistic_ext", "pg_tablespace", "pg_transform", "pg_trigger", "pg_ts_config",
+    "pg_ts_config_map", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_type", "pg_user_mappings",
 )
+# Named by the collector's SQL but never granted whole: PUBLIC may read only some of pg_subscription's
+# columns (not the connection string, which must stay the superusers'), and the collector names only
+# those; pg_publication_namespace (15+) is named only as the class of its dependencies, not read.
+NOT_GRANTED_WHOLE = ("pg_publication_namespace", "pg_subscription")
 READ_ALL_STATS = "pg_read_all_stats"
 
 

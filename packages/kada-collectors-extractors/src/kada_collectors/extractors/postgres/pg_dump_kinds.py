@@ -37,7 +37,7 @@ MATCHES = (
     Match("MATERIALIZED VIEW", ("MATERIALIZED_VIEW",)),
     Match("FOREIGN TABLE", ("FOREIGN_TABLE",)),
     Match("SEQUENCE", ("SEQUENCE",)),
-    Match("FUNCTION", ("FUNCTION", "WINDOW_FUNCTION")),
+    Match("FUNCTION", ("FUNCTION",)),
     Match("PROCEDURE", ("PROCEDURE",)),
     Match("AGGREGATE", ("AGGREGATE",)),
     Match("TYPE", ("TYPE",)),

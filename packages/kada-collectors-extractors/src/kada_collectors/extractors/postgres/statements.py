@@ -105,6 +105,11 @@ TYPES = Batches(f"SELECT t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.t
                 f"AND NOT EXISTS (SELECT FROM pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid) ORDER BY 1", "type")
 TRIGGERS = Batches("SELECT DISTINCT tgrelid FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1", "relation")
 INHERITORS = Batches("SELECT DISTINCT inhrelid FROM pg_inherits ORDER BY 1", "relation")
+# The tables that have a policy, a rule (a view's _RETURN rule is the view) or extended statistics.
+TABLE_ATTACHMENTS = Batches(f"SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER_SCHEMA} "
+                            "AND c.oid IN (SELECT polrelid FROM pg_policy UNION ALL SELECT ev_class FROM pg_rewrite "
+                            "WHERE rulename <> '_RETURN' UNION ALL SELECT stxrelid FROM pg_statistic_ext) ORDER BY 1",
+                            "relation")
 
 
 # In run order. One statement per object kind (or family of kinds), each run once per database.
@@ -123,6 +128,8 @@ NAMED_STATEMENTS = (
     NamedStatement("TRIGGERS_SQL", "metadata", TRIGGERS),
     # One statement for a family of small kinds (collations, casts, operators, text search...).
     NamedStatement("EXTENSIBILITY_SQL", "metadata"),
+    NamedStatement("POLICIES_RULES_STATISTICS_SQL", "metadata", TABLE_ATTACHMENTS),
+    NamedStatement("REPLICATION_FDW_EVENT_TRIGGERS_SQL", "metadata"),
     NamedStatement("FOREIGN_KEYS_SQL", "linkages"),
     NamedStatement("TABLE_HIERARCHY_SQL", "linkages", INHERITORS),
     NamedStatement("SEQUENCE_OWNERS_SQL", "linkages"),

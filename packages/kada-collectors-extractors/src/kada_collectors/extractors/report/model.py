@@ -22,18 +22,25 @@ QUERY_TEXT_LIMIT = 4000  # characters of one query text in that sample
 DESCRIPTION_LIMIT = 160  # characters of one COMMENT in the object table
 DESCRIPTION_BUDGET = 500_000  # characters of comments embedded in all; past it they are counted only
 LIST_LIMIT = 20_000  # dropped objects and role memberships listed one by one
-# Kinds that extend types, operators, text search and languages: listed after the others, and
-# never a parent (a language's OBJECT_ID may equal a schema's: host.database.name).
+# Kinds that extend types, operators, text search and languages, kinds that hang off a table, and
+# kinds of the database outside any schema: listed after the others, and never a parent but a
+# foreign server (its user mappings'): their OBJECT_IDs may equal another kind's (a language's or a
+# publication's host.database.name is also a schema's).
 EXTENSIBILITY_KINDS = ("COLLATION", "CONVERSION", "OPERATOR", "OPERATOR_CLASS", "OPERATOR_FAMILY",
                        "TEXT_SEARCH_CONFIGURATION", "TEXT_SEARCH_DICTIONARY", "TEXT_SEARCH_PARSER",
                        "TEXT_SEARCH_TEMPLATE", "LANGUAGE", "ACCESS_METHOD", "CAST", "TRANSFORM")
+TABLE_ATTACHED_KINDS = ("POLICY", "RULE", "STATISTICS")
+DATABASE_WIDE_KINDS = ("PUBLICATION", "SUBSCRIPTION", "FOREIGN_DATA_WRAPPER", "FOREIGN_SERVER", "USER_MAPPING",
+                       "EVENT_TRIGGER")
 # Kinds in the order a parent's children are listed; unknown kinds (a newer collector's) come last.
 KIND_ORDER = ("DATABASE", "SCHEMA", "EXTENSION", "TABLE", "PARTITIONED_TABLE", "VIEW", "MATERIALIZED_VIEW",
-              "FOREIGN_TABLE", "SEQUENCE", "FUNCTION", "PROCEDURE", "AGGREGATE", "WINDOW_FUNCTION", "TYPE",
-              "DOMAIN", "COLUMN", "CONSTRAINT", "INDEX", "TRIGGER", *EXTENSIBILITY_KINDS)
+              "FOREIGN_TABLE", "SEQUENCE", "FUNCTION", "PROCEDURE", "AGGREGATE", "TYPE",
+              "DOMAIN", "COLUMN", "CONSTRAINT", "INDEX", "TRIGGER", *TABLE_ATTACHED_KINDS, *DATABASE_WIDE_KINDS,
+              *EXTENSIBILITY_KINDS)
 # Kinds that are never a PARENT_ID. Their OBJECT_ID may equal another kind's (a column and a CHECK
 # constraint of the same name), so a PARENT_ID is looked up among the other kinds only.
-LEAF_KINDS = frozenset(("COLUMN", "CONSTRAINT", "INDEX", "TRIGGER", *EXTENSIBILITY_KINDS))
+LEAF_KINDS = frozenset(("COLUMN", "CONSTRAINT", "INDEX", "TRIGGER", *TABLE_ATTACHED_KINDS, *EXTENSIBILITY_KINDS,
+                        *(kind for kind in DATABASE_WIDE_KINDS if kind != "FOREIGN_SERVER")))
 SIZED_KINDS = frozenset(("TABLE", "PARTITIONED_TABLE", "MATERIALIZED_VIEW", "FOREIGN_TABLE", "INDEX"))
 EVENT_CODES = {"CREATED": "C", "ALTERED": "A", "DROPPED": "D"}
 

@@ -1,11 +1,11 @@
--- metadata: functions, procedures, aggregates and window functions. The identity carries the
+-- metadata: functions, procedures, aggregates and window functions (FUNCTION rows, as pg_dump has
+-- them, with "window" in PROPERTIES). The identity carries the
 -- argument types so overloads stay distinct. pg_get_functiondef() refuses aggregates, so an
 -- aggregate's parts are described in PROPERTIES instead. Functions the server made implicitly
 -- (a range type's constructors: an internal dependency) are not listed.
 -- Placeholder 3: NULL (in one piece), or a batch of function OIDs when the database is read again
 -- because an object was dropped while the collector read it.
-SELECT CASE p.prokind WHEN 'f' THEN 'FUNCTION' WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
-                      WHEN 'w' THEN 'WINDOW_FUNCTION' ELSE 'FUNCTION' END AS "OBJECT_TYPE",
+SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END AS "OBJECT_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
            || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')' AS "OBJECT_ID",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
@@ -33,6 +33,7 @@ SELECT CASE p.prokind WHEN 'f' THEN 'FUNCTION' WHEN 'p' THEN 'PROCEDURE' WHEN 'a
            'leakproof', p.proleakproof,
            'parallel', CASE p.proparallel WHEN 's' THEN 'safe' WHEN 'r' THEN 'restricted' ELSE 'unsafe' END,
            'returns_set', p.proretset,
+           'window', CASE WHEN p.prokind = 'w' THEN true END,  -- only on window functions
            'config', p.proconfig,
            'state_function', CASE WHEN agg.aggfnoid IS NOT NULL THEN agg.aggtransfn::regprocedure::text END,
            'state_type', CASE WHEN agg.aggfnoid IS NOT NULL THEN format_type(agg.aggtranstype, NULL) END,

@@ -25,7 +25,7 @@ SELECT 'LINEAGE' AS "LINK_TYPE",
                                 ELSE s.relkind::text END END AS "SOURCE_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
            || CASE WHEN e.attnum > 0 THEN '.' || quote_ident(a.attname) ELSE '' END AS "SOURCE_ID",
-       CASE e.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' WHEN 'w' THEN 'WINDOW_FUNCTION' ELSE 'FUNCTION' END AS "TARGET_TYPE",
+       CASE e.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END AS "TARGET_TYPE",
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(e.proc_schema) || '.'
            || quote_ident(e.proname) || '(' || e.proc_args || ')' AS "TARGET_ID",
        {0} AS "HOST",

@@ -39,7 +39,7 @@ WITH objects(object_type, object_id, acl) AS (
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
       AND n.nspname !~ '^pg_(toast_)?temp_'
   UNION ALL
-    SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' WHEN 'w' THEN 'WINDOW_FUNCTION' ELSE 'FUNCTION' END,
+    SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
            quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
                || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
            coalesce(p.proacl, acldefault('f', p.proowner))

@@ -30,6 +30,7 @@ SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' EL
                                                    ELSE pt.partstrat::text END,
            'partition_key', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
            'has_rls', c.relrowsecurity,
+           'rls_forced', CASE WHEN c.relforcerowsecurity THEN true END,  -- present when forced: others unchanged
            'options', c.reloptions,
            'tablespace', ts.spcname,
            'foreign_server', fs.srvname,

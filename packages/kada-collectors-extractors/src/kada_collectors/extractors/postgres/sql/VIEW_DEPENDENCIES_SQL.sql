@@ -52,7 +52,7 @@ UNION ALL
 SELECT DISTINCT 'CALLS',
        CASE rd.view_kind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED_VIEW' END,
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(rd.view_schema) || '.' || quote_ident(rd.view_name),
-       CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'w' THEN 'WINDOW_FUNCTION' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+       CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(pn.nspname) || '.'
            || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
        {0},
