@@ -96,7 +96,11 @@ class DefinitionLineage:
         self._emit(("LINEAGE", source_type, source_id, target_type, target_id, self.host, self.dbname, EVIDENCE, detail))
 
     def _not_parsed(self, row, error):
+        """A manifest warning saying what was not understood: the grammar's own error, or the name
+        that could not be resolved and why."""
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if isinstance(error, ParseError):
+            reason = f"PostgreSQL's grammar rejects it: {reason}"
         self.warnings.append(f"{row['OBJECT_TYPE'].lower()} {row['OBJECT_ID']}: definition not parsed ({reason}); "
                              "only its catalog edges are in linkages")
 
