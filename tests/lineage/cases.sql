@@ -92,6 +92,11 @@ FROM lin.documents d,
 CREATE VIEW lin.v_full_join AS
 SELECT id, c.email, o.amount, a.archived_at
 FROM lin.customers c FULL JOIN lin.orders o USING (id) FULL JOIN lin.order_archive a USING (id);
+-- USING after a join of two tables: which one holds the column is not known (the relation
+-- catalog lists no columns), and need not be, as the deparse qualifies it.
+CREATE VIEW lin.v_using_chain AS
+SELECT email, o.amount
+FROM lin.customers c JOIN lin.orders o ON o.customer_id = c.id JOIN lin.staging_customers s USING (email);
 -- A whole row as a value: from the relation itself.
 CREATE VIEW lin.v_whole_row AS SELECT c.id, row_to_json(c.*) AS doc FROM lin.customers c;
 -- DO INSTEAD rules on a view: its lineage is its SELECT's, each edge once.

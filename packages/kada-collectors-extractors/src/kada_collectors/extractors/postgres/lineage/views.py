@@ -75,7 +75,7 @@ class JoinItem:
     def column(self, name):
         """The sources of ``name`` seen from above the join, or None when no item below has it."""
         if name in self.merged:
-            return dict(self.merged[name])
+            return _merged_sources(self.merged[name])
         holders = [item for item in self.items if _has(item, name)]
         if len(holders) > 1:
             raise UnresolvedName(f"column {name} of a join: more than one of its relations could hold it, and the "
@@ -228,19 +228,16 @@ class _Resolver:
         left, right = self._from_item(join["larg"], scope), self._from_item(join["rarg"], scope)
         merged = {**left.merged, **right.merged}
         using = tree.names(join.get("usingClause", ()))
+        sides = {"JOIN_FULL": (left, right), "JOIN_RIGHT": (right,)}.get(join.get("jointype"), (left,))
         for name in using:
-            sides = {"JOIN_FULL": (left, right), "JOIN_RIGHT": (right,)}.get(join.get("jointype"), (left,))
-            sources = {}
-            for side in sides:
-                found = side.column(name)
-                if found is None:
-                    raise UnresolvedName(f"USING ({name}): no FROM item on one side of the join holds it")
-                merge(sources, found, EXPRESSION if len(sides) > 1 else None)
-            merged[name] = sources
+            try:
+                merged[name] = _merged(name, sides)
+            except UnresolvedName as e:
+                merged[name] = e  # an error only if the query names the merged column
         scope.merged.update({name: merged[name] for name in using})
         joined = JoinItem(left.items + right.items, merged)
         if "join_using_alias" in join:  # USING (...) AS x: x has the merged columns alone
-            scope.items[join["join_using_alias"]["aliasname"]] = Derived([(n, merged[n]) for n in using])
+            scope.items[join["join_using_alias"]["aliasname"]] = Derived([(n, _merged_sources(merged[n])) for n in using])
         if "alias" in join:
             scope.items[join["alias"]["aliasname"]] = joined
         return joined
@@ -322,7 +319,7 @@ class _Resolver:
         level = scope
         while level:
             if column in level.merged:
-                return dict(level.merged[column])
+                return _merged_sources(level.merged[column])
             holders = [(alias, item) for alias, item in level.items.items() if _has(item, column)]
             if len(holders) == 1:
                 return _column_of(holders[0][1], column, holders[0][0])
@@ -379,13 +376,32 @@ def _column_of(item, column, alias="?"):
     return {SourceColumn(item, column): DIRECT}
 
 
+def _merged(name, sides):
+    """The sources of the column ``name`` a USING clause merges from ``sides`` (both of a FULL
+    JOIN, as an expression: it coalesces them)."""
+    sources = {}
+    for side in sides:
+        found = side.column(name)
+        if found is None:
+            raise UnresolvedName(f"USING ({name}): no FROM item on one side of the join holds it")
+        merge(sources, found, EXPRESSION if len(sides) > 1 else None)
+    return sources
+
+
+def _merged_sources(value):
+    """A merged column's sources, or the reason they could not be known (raised)."""
+    if isinstance(value, UnresolvedName):
+        raise value
+    return dict(value)
+
+
 def _every_source(item):
     """Every source of a derived item or join, as expressions (its whole row)."""
     if isinstance(item, Derived):
         return item.every_source()
     merged = {}
     for sources in item.merged.values():
-        merge(merged, sources, EXPRESSION)
+        merge(merged, _merged_sources(sources), EXPRESSION)
     for inner in item.items:
         merge(merged, _Resolver._whole_row(inner), EXPRESSION)
     return merged
