@@ -262,6 +262,7 @@ class Extractor:
         else:
             for extract, part in parts.items():
                 files[extract].append(part)
+            collector.warnings += _repeats_dropped("the query log", parts)
             collector.complete()
             return None
         finally:
@@ -341,6 +342,7 @@ class Extractor:
                 for extract, part in parts.items():
                     part.close()
                     outcome["rows"][extract] = part.rows
+                outcome["warnings"] += _repeats_dropped(f"database {dbname!r}", parts)
                 events.complete()
                 outcome["status"] = "succeeded"
             finally:
@@ -530,6 +532,13 @@ def _write(records, part, events, parser):
         for record in records:
             write(record)
             parser(csv_values(record))
+
+
+def _repeats_dropped(what, parts):
+    """Warnings for the records written once though made more than once (every extract is a set):
+    in the query log, the same statement by the same user logged in the same millisecond."""
+    return [f"{what}: {part.repeats} {extract} record(s) identical to another in every field were written once"
+            for extract, part in parts.items() if part.repeats]
 
 
 def _oid_array(keys):
