@@ -102,6 +102,12 @@ def test_dynamic_sql_and_unparsable_bodies_are_reported(lineage_extract, pg_serv
     assert lineage_extract.manifest["status"] == "succeeded"
 
 
+def test_a_routine_naming_only_missing_relations_says_so(lineage_extract, pg_server):
+    routine = Ids(pg_server).routine("lin", "scratch_total", "")
+    assert (f"function {routine}: no reads or writes known, as every relation it names is missing (relation "
+            "scratch not found (temporary, or created at run time?))") in lineage_extract.manifest["warnings"]
+
+
 def test_every_definition_but_the_broken_one_is_parsed(lineage_extract, pg_server):
     """Recursive CTEs, XMLTABLE, JSON_TABLE, FULL JOIN ... USING, OUT parameters and refcursors
     included: the one body the grammar rejects is the only one left."""

@@ -160,8 +160,10 @@ BEGIN
     SELECT count(*), sum(amount) INTO n, total FROM lin.orders WHERE customer_id = p_id;
 END $$;
 CREATE FUNCTION lin.top_amount(OUT top lin.orders.amount%TYPE) LANGUAGE plpgsql AS $$
+DECLARE
+    seen bigint;
 BEGIN
-    SELECT max(amount) INTO top FROM lin.orders;
+    SELECT max(amount), count(*) INTO top, seen FROM lin.orders;
 END $$;
 -- refcursor: a parameter opened for the caller, and a bound cursor declared with its query.
 CREATE FUNCTION lin.open_customers(c refcursor) RETURNS refcursor LANGUAGE plpgsql AS $$
@@ -178,6 +180,16 @@ BEGIN
     FOR d IN docs(employees_seen::int) LOOP
         n := n + 1;
     END LOOP;
+    RETURN n;
+END $$;
+-- Only a table it creates at run time: no edge, and a warning saying why.
+CREATE FUNCTION lin.scratch_total() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    CREATE TEMP TABLE scratch AS SELECT 1 AS v;
+    SELECT count(*) INTO n FROM scratch;
+    DROP TABLE scratch;
     RETURN n;
 END $$;
 -- Dynamic SQL: cannot be known before it runs.

@@ -62,6 +62,10 @@ class DefinitionLineage:
         unresolved = {"unresolved": lineage.unresolved} if lineage.unresolved else {}
         if any(u.startswith("dynamic SQL") for u in lineage.unresolved):
             self.dynamic_routines += 1
+        elif lineage.unresolved and not (lineage.reads or lineage.writes):
+            # No edge would carry DETAIL.unresolved: the manifest says why the routine has none.
+            self.warnings.append(f"{row['OBJECT_TYPE'].lower()} {row['OBJECT_ID']}: no reads or writes known, as "
+                                 f"every relation it names is missing ({'; '.join(lineage.unresolved)})")
         for relation, kinds in sorted(lineage.reads.items(), key=lambda r: r[0].object_id):
             self._edge(relation.object_type, relation.object_id, *routine,
                        {"access": "read", "statements": sorted(kinds), **unresolved, **_extension(relation)})

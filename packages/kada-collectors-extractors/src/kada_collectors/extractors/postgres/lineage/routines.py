@@ -162,7 +162,7 @@ def _public_declarations(body):
         if word == "declare":
             declaring = typing = True
         elif word == "begin":
-            declaring = False
+            declaring = typing = False
         elif word == ";":
             typing = declaring
         elif word in _DECLARATION_VALUE:
