@@ -54,6 +54,7 @@ SUITE_CATALOGS = {
                             [SAMPLE / "sample_schema.sql", ROOT / "tests" / "sql" / "awkward_names.sql"]),
 }
 NOT_PARSED = "definition not parsed"
+NOTHING_KNOWN = "no reads or writes known"  # a routine naming only relations that do not exist
 ROUNDS = 3  # of each variant of the cost, by default
 
 
@@ -105,6 +106,7 @@ def extract_catalog(admin_dsn, database, files):
     repeated = {extract: _repeated(rows) for extract, rows in extracts.items()}
     return {"database": database, "files": [str(p.relative_to(ROOT)) for p in files], "major": major, "dsn": dsn,
             "definitions": dict(definitions), "not_parsed": [w for w in manifest["warnings"] if NOT_PARSED in w],
+            "nothing_known": [w for w in manifest["warnings"] if NOTHING_KNOWN in w],
             "rows": {extract: len(rows) for extract, rows in extracts.items()}, "repeated": repeated,
             "problems": problems, "linkages": extracts["linkages"]}
 
@@ -213,11 +215,12 @@ def measure_cost(admin_dsn, scale, rounds):
                 if name == "as shipped":
                     parsing.append((seconds[name][-1], _TimedLineage.seconds))
                     not_parsed = sum(NOT_PARSED in w for w in manifest["warnings"])
+                    nothing_known = sum(NOTHING_KNOWN in w for w in manifest["warnings"])
                     repeated = sum(_repeated(_read(output, f["name"])) for f in manifest["files"])
             rows[name] = next((f["rows"] for f in manifest["files"] if f["extract"] == "linkages"), 0)
     best = {name: min(values) for name, values in seconds.items()}
     return {"scale": scale, "database": shape.database, "rounds": rounds, "best_seconds": best, "linkage_rows": rows,
-            "not_parsed": not_parsed, "repeated": repeated, "parsing": min(parsing),
+            "not_parsed": not_parsed, "nothing_known": nothing_known, "repeated": repeated, "parsing": min(parsing),
             "seconds": seconds}
 
 
@@ -259,23 +262,26 @@ def _render_coverage(suite):
     rows = "\n".join(
         f"| {SUITE_CATALOGS[c['database']][0]} ({', '.join(f'`{f}`' for f in c['files'])}) | {c['definitions'].get('VIEW', 0) + c['definitions'].get('MATERIALIZED_VIEW', 0)} "
         f"| {c['definitions'].get('FUNCTION', 0) + c['definitions'].get('PROCEDURE', 0)} | {len(c['not_parsed'])} "
+        f"| {len(c['nothing_known'])} "
         f"| {sum(c['rows'].values())} | {sum(c['repeated'].values())} | {len(c['problems'])} |"
         for c in suite.values())
-    not_parsed = "\n".join(f"- {w}" for c in suite.values() for w in c["not_parsed"]) or "- none"
+    not_parsed = "\n".join(f"- {w}" for c in suite.values() for w in c["not_parsed"] + c["nothing_known"]) or "- none"
     return f"""## Definitions parsed, and every extract a set
 
 The suite's catalogs, each loaded into a database of its own and extracted (views and
 materialized views; SQL and PL/pgSQL functions and procedures: the definitions the collector
 parses). A definition not parsed keeps its catalog edges and adds a manifest warning saying
-what was not understood; a repeated row is a record that appears more than once in its extract
+what was not understood, as does a routine whose every named relation is missing (it has no
+edge to say so in `DETAIL.unresolved`); a repeated row is a record that appears more than once in its extract
 file (every extract is a set, and `kada-collector validate` rejects a repeat).
 
-| catalog | views | routines | not parsed | rows, all extracts | repeated rows | validator problems |
-|---|---:|---:|---:|---:|---:|---:|
+| catalog | views | routines | not parsed | routines naming no existing relation | rows, all extracts | repeated rows | validator problems |
+|---|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
-Each definition not parsed, with the manifest's warning (the cases' `lin.broken()` is written broken
-on purpose, created with `check_function_bodies` off, for the warning's own test):
+Each of them, with the manifest's warning (the cases' `lin.broken()` is written broken on purpose,
+created with `check_function_bodies` off, and `lin.scratch_total()` reads only a temporary table it
+creates, each for its warning's own test):
 
 {not_parsed}
 """
@@ -345,8 +351,8 @@ took {parsing:.2f} s of its {run:.2f} s ({100 * parsing / run:.0f}%). Between th
 differ by {100 * (shipped - unparsed) / unparsed:+.0f}% without the parsed lineage and
 {100 * (shipped - bare) / bare:+.0f}% without any linkages, while the runs of one variant spread by up
 to {100 * spread:.0f}% (slowest over fastest): read the time inside the run as the cost of parsing. In the
-synthetic catalog, definitions not parsed: {cost['not_parsed']}; rows repeated in an extract file:
-{cost['repeated']}.
+synthetic catalog, definitions not parsed: {cost['not_parsed']}; routines naming no existing relation:
+{cost['nothing_known']}; rows repeated in an extract file: {cost['repeated']}.
 """
 
 
