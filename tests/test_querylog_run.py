@@ -12,6 +12,7 @@ import pytest
 from collect import HOST, run_extract
 from kada_collectors.extractors.postgres.querylog.ddl import ddl_events
 from kada_collectors.lib.hwm import HWM_FORMAT
+from kada_collectors.lib.validate import validate_folder
 from log_servers import RDS_PREFIX, start_logging_server
 from servers import SERVER_NAMES
 
@@ -138,6 +139,27 @@ def test_log_files_statements_ddl_events_and_lineage(logged, tmp_path):
         lineage = {(r["SOURCE_ID"], r["TARGET_ID"]) for r in extract.rows("linkages") if r["EVIDENCE"] == "QUERY_LOG"}
         assert (f'"{HOST}".{DB}.public.src', f'"{HOST}".{DB}.public.dst') in lineage
         assert extract.manifest["status"] == "succeeded"
+
+
+def test_identical_log_records_are_one_row(pg18, tmp_path):
+    """Two sessions logging the same statement in the same second (RDS's prefix stamps seconds)
+    make identical records: the databaselog file is a set, and the manifest says so."""
+    pg18.create_database(DB)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    line = "2026-12-03 10:00:00 UTC:127.0.0.1({}):postgres@busy:[{}]:LOG:  statement: SELECT count(*) FROM pg_class\n"
+    (logs / "postgresql.log").write_text(line.format(40000, 101) + line.format(40001, 102), encoding="utf-8")
+    try:
+        extract = run_extract(pg18, [DB], tmp_path / "out", meta_only=False,
+                              window=("2026-12-03 09:59:00", "2026-12-03 10:01:00"),
+                              query_log={"log_files": {"path": str(logs), "format": "stderr", "line_prefix": RDS_PREFIX}})
+    finally:
+        pg18.drop_database(DB)
+    rows = [r for r in extract.rows("databaselog") if r["QUERY_TEXT"] == "SELECT count(*) FROM pg_class"]
+    assert len(rows) == 1
+    assert ("the query log: 1 databaselog record(s) identical to another in every field were written once"
+            in extract.manifest["warnings"])
+    assert validate_folder(extract.output).problems == []
 
 
 def test_an_unreadable_log_source_fails_the_run(pg_server, tmp_path):

@@ -358,6 +358,18 @@ def test_same_id_of_another_type_or_in_another_extract_is_no_duplicate(tmp_path)
     assert problems_of(tmp_path) == []
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_repeated_record_is_found_in_any_extract(tmp_path, compress):
+    # A roles record written twice by the second database: every extract is a set.
+    databases = {**DATABASES, "crm": {**DATABASES["crm"], "roles": [["USER", "h.alice", "alice", "readers"]]}}
+    write_run(tmp_path, compress, databases)
+    roles = ROLES + (".gz" if compress else "")
+    assert problems_of(tmp_path) == [
+        f'{roles}: line 3 (record 2): "USER"|"h.alice"|"alice"|"readers" repeats an earlier record field for field; '
+        "expected every record once (a roles file is a set)"
+    ]
+
+
 def test_a_broken_file_reports_at_most_the_cap(tmp_path):
     manifest = write_run(tmp_path)
     bad_records = b"".join(b"COLUMN|x\n" for _ in range(MAX_PROBLEMS_PER_FILE + 5))

@@ -1,6 +1,8 @@
 -- Views and routines whose lineage is known by hand (truth.json), for the lineage tests and the
 -- accuracy report (benchmarks/lineage_accuracy.py). Run as a superuser in a fresh database on
--- PostgreSQL 15 or later. The foreign table needs postgres_fdw and is skipped without it.
+-- PostgreSQL 15 or later (tests/servers.py adapts it to 13 and 14). The foreign table needs
+-- postgres_fdw and is skipped without it; what a major lacks (USING ... AS, JSON_TABLE) is made
+-- only where it exists (truth.json's min_version).
 
 SET client_min_messages = warning;
 CREATE SCHEMA lin;
@@ -12,6 +14,8 @@ CREATE TABLE lin.orders (id int PRIMARY KEY, customer_id int REFERENCES lin.cust
 CREATE TABLE lin."Ünïcode Table" ("Größe" int, "weird.col" text, "Quote""d" text);
 CREATE TABLE lin.order_archive (id int, amount numeric, archived_at timestamptz);
 CREATE TABLE lin.staging_customers (id int, email text);
+CREATE TABLE lin.employees (id int PRIMARY KEY, manager_id int, name text);
+CREATE TABLE lin.documents (id int PRIMARY KEY, body xml, payload jsonb);
 
 -- Renamed columns.
 CREATE VIEW lin.v_rename AS SELECT id AS customer_id, email AS contact FROM lin.customers;
@@ -69,6 +73,55 @@ CREATE VIEW lin.v_lateral AS
 SELECT c.id, last.amount AS last_amount
 FROM lin.customers c
 CROSS JOIN LATERAL (SELECT o.amount FROM lin.orders o WHERE o.customer_id = c.id ORDER BY o.ordered_at DESC LIMIT 1) last;
+-- WITH RECURSIVE: the recursive term reads the CTE's own columns (depth counts, from no column).
+CREATE VIEW lin.v_recursive AS
+WITH RECURSIVE chain (id, name, depth, path) AS (
+    SELECT id, name, 1, name FROM lin.employees WHERE manager_id IS NULL
+  UNION ALL
+    SELECT e.id, e.name, c.depth + 1, c.path || '/' || e.name
+    FROM lin.employees e JOIN chain c ON e.manager_id = c.id
+)
+SELECT id, name AS employee, depth, path FROM chain;
+-- XMLTABLE: its columns come from the document (the ordinality column from none).
+CREATE VIEW lin.v_xmltable AS
+SELECT d.id, x.n, x.title, x.pages
+FROM lin.documents d,
+     XMLTABLE('/book' PASSING d.body COLUMNS n FOR ORDINALITY, title text PATH 'title',
+              pages int PATH '@pages' DEFAULT d.id) x;
+-- FULL JOIN ... USING: the merged column (printed unqualified) comes from both sides.
+CREATE VIEW lin.v_full_join AS
+SELECT id, c.email, o.amount, a.archived_at
+FROM lin.customers c FULL JOIN lin.orders o USING (id) FULL JOIN lin.order_archive a USING (id);
+-- USING after a join of two tables: which one holds the column is not known (the relation
+-- catalog lists no columns), and need not be, as the deparse qualifies it.
+CREATE VIEW lin.v_using_chain AS
+SELECT email, o.amount
+FROM lin.customers c JOIN lin.orders o ON o.customer_id = c.id JOIN lin.staging_customers s USING (email);
+-- A whole row as a value: from the relation itself.
+CREATE VIEW lin.v_whole_row AS SELECT c.id, row_to_json(c.*) AS doc FROM lin.customers c;
+-- DO INSTEAD rules on a view: its lineage is its SELECT's, each edge once.
+CREATE VIEW lin.v_ruled AS SELECT id, amount FROM lin.orders;
+CREATE RULE v_ruled_insert AS ON INSERT TO lin.v_ruled
+    DO INSTEAD INSERT INTO lin.orders (id, amount) VALUES (NEW.id, NEW.amount);
+CREATE RULE v_ruled_update AS ON UPDATE TO lin.v_ruled
+    DO INSTEAD UPDATE lin.orders SET amount = NEW.amount WHERE id = OLD.id;
+CREATE RULE v_ruled_delete AS ON DELETE TO lin.v_ruled DO INSTEAD DELETE FROM lin.orders WHERE id = OLD.id;
+-- USING (...) AS x (PostgreSQL 14+) and JSON_TABLE (17+), where the server has them.
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::int >= 140000 THEN
+        EXECUTE 'CREATE VIEW lin.v_using_alias AS
+                 SELECT j.id FROM lin.customers c FULL JOIN lin.orders o USING (id) AS j';
+    END IF;
+    IF current_setting('server_version_num')::int >= 170000 THEN
+        EXECUTE $v$CREATE VIEW lin.v_json_table AS
+                 SELECT d.id, jt.n, jt.sku, jt.tag
+                 FROM lin.documents d,
+                      JSON_TABLE(d.payload, '$.items[*]' COLUMNS (
+                          n FOR ORDINALITY, sku text PATH '$.sku',
+                          NESTED PATH '$.tags[*]' COLUMNS (tag text PATH '$'))) jt$v$;
+    END IF;
+END $$;
 
 -- A PL/pgSQL procedure that writes: INSERT ... SELECT, then DELETE.
 CREATE PROCEDURE lin.archive_orders(p_before timestamptz) LANGUAGE plpgsql AS $$
@@ -101,6 +154,44 @@ CREATE FUNCTION lin.order_count(p int) RETURNS bigint LANGUAGE sql
 BEGIN ATOMIC
     SELECT count(*) FROM lin.orders WHERE customer_id = p;
 END;
+-- PL/pgSQL with OUT parameters: several (RETURNS record), one (its type is the result).
+CREATE FUNCTION lin.customer_stats(p_id int, OUT n bigint, OUT total numeric) RETURNS record LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT count(*), sum(amount) INTO n, total FROM lin.orders WHERE customer_id = p_id;
+END $$;
+CREATE FUNCTION lin.top_amount(OUT top lin.orders.amount%TYPE) LANGUAGE plpgsql AS $$
+DECLARE
+    seen bigint;
+BEGIN
+    SELECT max(amount), count(*) INTO top, seen FROM lin.orders;
+END $$;
+-- refcursor: a parameter opened for the caller, and a bound cursor declared with its query.
+CREATE FUNCTION lin.open_customers(c refcursor) RETURNS refcursor LANGUAGE plpgsql AS $$
+BEGIN
+    OPEN c FOR SELECT id, email FROM lin.customers;
+    RETURN c;
+END $$;
+CREATE FUNCTION lin.count_documents() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    employees_seen bigint := (SELECT count(*) FROM lin.employees);
+    docs CURSOR (p_min int) FOR SELECT id FROM lin.documents WHERE id >= p_min;
+    n bigint := 0;
+BEGIN
+    FOR d IN docs(employees_seen::int) LOOP
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+-- Only a table it creates at run time: no edge, and a warning saying why.
+CREATE FUNCTION lin.scratch_total() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    CREATE TEMP TABLE scratch AS SELECT 1 AS v;
+    SELECT count(*) INTO n FROM scratch;
+    DROP TABLE scratch;
+    RETURN n;
+END $$;
 -- Dynamic SQL: cannot be known before it runs.
 CREATE FUNCTION lin.dynamic_count(p_table text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE

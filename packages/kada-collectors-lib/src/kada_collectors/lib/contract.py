@@ -28,7 +28,9 @@ EXTRACT_COLUMNS = {
     ),
 }
 
-# Columns whose values together are unique within one file of the extract.
+# Columns whose values together are unique within one file of the extract. Every extract is a
+# set besides: no record appears twice in a file (an extract not listed here has its whole
+# record as its key).
 UNIQUE_COLUMNS = {"metadata": ("OBJECT_TYPE", "OBJECT_ID")}
 
 # The manifest: its keys with their JSON types, and those of its window, databases and files.

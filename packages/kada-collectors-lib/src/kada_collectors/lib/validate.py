@@ -3,7 +3,8 @@
 ``validate_folder(folder)`` returns a ``ValidationReport`` listing every problem as a sentence
 that names the file, where in it, what is wrong and what was expected. Files are streamed a line
 at a time (gzip decompressed on the fly), so a multi-GB extract is checked in bounded memory;
-the only state that grows is one 16-byte digest per metadata row, for the uniqueness check.
+the only state that grows is one 16-byte digest per record, for the uniqueness check (every
+extract is a set; a metadata record's key is its object).
 """
 
 import codecs
@@ -312,7 +313,8 @@ class _CsvChecker:
     def __init__(self, extract, problems):
         self.extract, self.problems = extract, problems
         self.columns = EXTRACT_COLUMNS[extract]
-        key_columns = UNIQUE_COLUMNS.get(extract, ())
+        key_columns = UNIQUE_COLUMNS.get(extract, self.columns)  # else the whole record: the file is a set
+        self.whole_record = key_columns == self.columns
         self.key_width = len(key_columns)
         assert self.columns[: self.key_width] == key_columns, "unique columns must lead the columns"
         self._record_re = _record_pattern(len(self.columns), self.key_width)
@@ -419,7 +421,12 @@ class _CsvChecker:
 
     def _check_key_unique(self):
         digest = self._key.digest()
-        if digest in self._keys:
+        if digest in self._keys and self.whole_record:
+            self.problems.add(
+                f"{self._where()}: {self._key_text.decode('utf-8', 'replace')} repeats an earlier record "
+                f"field for field; expected every record once (a {self.extract} file is a set)"
+            )
+        elif digest in self._keys:
             self.problems.add(
                 f"{self._where()}: ({', '.join(self.columns[: self.key_width])}) "
                 f"{self._key_text.decode('utf-8', 'replace')} repeats an earlier record's; "

@@ -172,16 +172,26 @@ class Part:
         # ``rows``. The encoder's own write: it is called once per record the server sends.
         self.write_csv = self._encoder.write_csv
         self.rows = 0
+        # Every extract is a set. Records the server renders are distinct by their statement;
+        # those built here (parsed lineage, the query log) are checked: 16 bytes each.
+        self._written, self.repeats = set(), 0
 
     def write(self, values):
         self.write_text([format_value(v) for v in values])
 
     def write_text(self, texts):
-        """Write a record of values already rendered by ``format_value``."""
+        """Write a record of values already rendered by ``format_value``, unless this part holds
+        it already (then it is counted in ``repeats``)."""
+        digest = hashlib.blake2b(repr(texts).encode("utf-8"), digest_size=16).digest()
+        if digest in self._written:
+            self.repeats += 1
+            return
+        self._written.add(digest)
         self._encoder.csv.writerow(texts)
         self.rows += 1
 
     def close(self):
+        self._written = set()  # memory: the part takes no more records
         if not self._raw.closed:
             self._encoder.close()
             self._raw.close()

@@ -293,6 +293,7 @@ class Extractor:
         else:
             for extract, part in parts.items():
                 files[extract].append(part)
+            collector.warnings += _repeats_dropped("the query log", parts.items())
             collector.complete()
             return None
         finally:
@@ -378,6 +379,7 @@ class Extractor:
                     for extract, part in parts.in_order():
                         part.close()
                         outcome["rows"][extract] = outcome["rows"].get(extract, 0) + part.rows
+                    outcome["warnings"] += _repeats_dropped(f"database {dbname!r}", parts.in_order())
                     events.complete()
                     outcome["status"] = "succeeded"
                 finally:
@@ -616,6 +618,14 @@ def _write(records, part, events, parser):
         for record in records:
             write(record)
             parser(csv_values(record))
+
+
+def _repeats_dropped(what, parts):
+    """Warnings for the records written once though made more than once (every extract is a set):
+    in the query log, the same statement by the same user logged in the same millisecond.
+    ``parts``: (extract, part) pairs."""
+    return [f"{what}: {part.repeats} {extract} record(s) identical to another in every field were written once"
+            for extract, part in parts if part.repeats]
 
 
 def _oid_array(keys):

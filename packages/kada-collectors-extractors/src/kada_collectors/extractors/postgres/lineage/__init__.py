@@ -62,6 +62,10 @@ class DefinitionLineage:
         unresolved = {"unresolved": lineage.unresolved} if lineage.unresolved else {}
         if any(u.startswith("dynamic SQL") for u in lineage.unresolved):
             self.dynamic_routines += 1
+        elif lineage.unresolved and not (lineage.reads or lineage.writes):
+            # No edge would carry DETAIL.unresolved: the manifest says why the routine has none.
+            self.warnings.append(f"{row['OBJECT_TYPE'].lower()} {row['OBJECT_ID']}: no reads or writes known, as "
+                                 f"every relation it names is missing ({'; '.join(lineage.unresolved)})")
         for relation, kinds in sorted(lineage.reads.items(), key=lambda r: r[0].object_id):
             self._edge(relation.object_type, relation.object_id, *routine,
                        {"access": "read", "statements": sorted(kinds), **unresolved, **_extension(relation)})
@@ -96,7 +100,11 @@ class DefinitionLineage:
         self._emit(("LINEAGE", source_type, source_id, target_type, target_id, self.host, self.dbname, EVIDENCE, detail))
 
     def _not_parsed(self, row, error):
+        """A manifest warning saying what was not understood: the grammar's own error, or the name
+        that could not be resolved and why."""
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if isinstance(error, ParseError):
+            reason = f"PostgreSQL's grammar rejects it: {reason}"
         self.warnings.append(f"{row['OBJECT_TYPE'].lower()} {row['OBJECT_ID']}: definition not parsed ({reason}); "
                              "only its catalog edges are in linkages")
 

@@ -26,6 +26,8 @@ DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
 RAW_PARSE_DEFAULT = 0
 EXPRESSION_MODES = (2,)
 ASSIGNMENT_MODES = (3, 4, 5)
+# What ends the type of a PL/pgSQL declaration: a default value, or a cursor's query.
+_DECLARATION_VALUE = (":=", "=", "default", "cursor", "for", "is")
 PARAMETER_MODES = {"FUNC_PARAM_OUT": "OUT", "FUNC_PARAM_INOUT": "INOUT", "FUNC_PARAM_VARIADIC": "VARIADIC",
                    "FUNC_PARAM_TABLE": "OUT"}
 
@@ -113,23 +115,29 @@ def _expression_statements(query, mode):
 
 def _parsable_plpgsql(definition):
     """The definition rebuilt for the PL/pgSQL parser, which cannot look up user schemas: types of
-    parameters, results and declarations are not lineage, so they become text/record."""
+    parameters, results and declarations are not lineage, so they become text/record, except
+    refcursor, which OPEN and FETCH require of their variable. With OUT parameters the result is
+    theirs, as the server requires: the one OUT parameter's type, else record."""
     create = tree.parse(definition)[0]["CreateFunctionStmt"]
     body = _body(create)
-    parameters = []
+    parameters, outputs = [], []
     for parameter in create.get("parameters", ()):
         parameter = parameter["FunctionParameter"]
         mode = PARAMETER_MODES.get(parameter.get("mode"), "")
         name = quote_ident(parameter["name"]) if parameter.get("name") else ""
-        parameters.append(" ".join(p for p in (mode, name, "text[]" if mode == "VARIADIC" else "text") if p))
+        kind = "text[]" if mode == "VARIADIC" else "refcursor" if _is_refcursor(parameter) else "text"
+        parameters.append(" ".join(p for p in (mode, name, kind) if p))
+        if mode in ("OUT", "INOUT"):
+            outputs.append(kind)
     if create.get("is_procedure"):
         kind, returns = "PROCEDURE", ""
     else:
         kind = "FUNCTION"
         returned = create.get("returnType")
         type_name = tree.names(returned["names"])[-1] if returned else "record"
-        returns = "RETURNS " + ("SETOF record" if returned and returned.get("setof") else
-                                type_name if type_name in ("trigger", "event_trigger", "void") else "record")
+        result = (("record" if len(outputs) != 1 else outputs[0]) if outputs else
+                  type_name if type_name in ("trigger", "event_trigger", "void", "refcursor") else "record")
+        returns = "RETURNS " + ("SETOF " if returned and returned.get("setof") else "") + result
     tag = "$kada_body$"
     while tag in body:
         tag = tag[:-1] + "_$"
@@ -137,18 +145,29 @@ def _parsable_plpgsql(definition):
             f"AS {tag}{_public_declarations(body)}{tag}")
 
 
+def _is_refcursor(parameter):
+    type_name = parameter.get("argType", {}).get("names", ())
+    return tree.names(type_name)[-1:] == ["refcursor"] and not parameter["argType"].get("arrayBounds")
+
+
 def _public_declarations(body):
     """The body with schema-qualified type names in DECLARE sections moved to public (keeping
-    ``%TYPE``/``%ROWTYPE`` references, which the parser handles), positions and lines unchanged."""
+    ``%TYPE``/``%ROWTYPE`` references, which the parser handles), positions and lines unchanged.
+    Only a declaration's type is touched: what follows ``:=``, ``DEFAULT`` or a cursor's ``FOR``
+    is SQL, whose relations are lineage."""
     tokens = scan(body)
-    replacements, declaring = [], False
+    replacements, declaring, typing = [], False, False
     for i, token in enumerate(tokens):
         word = body[token.start:token.end + 1].lower()
         if word == "declare":
-            declaring = True
+            declaring = typing = True
         elif word == "begin":
-            declaring = False
-        elif (declaring and token.name == "ASCII_46" and 0 < i < len(tokens) - 1
+            declaring = typing = False
+        elif word == ";":
+            typing = declaring
+        elif word in _DECLARATION_VALUE:
+            typing = False
+        elif (typing and token.name == "ASCII_46" and 0 < i < len(tokens) - 1
               and not (i + 2 < len(tokens) and tokens[i + 2].name == "ASCII_37")):  # schema . name, not %TYPE
             schema = tokens[i - 1]
             if body[schema.start:schema.end + 1].strip('"').lower() not in ("pg_catalog", "public"):

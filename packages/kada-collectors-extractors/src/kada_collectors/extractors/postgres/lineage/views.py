@@ -5,6 +5,12 @@ The definition is the server's deparse (pg_get_viewdef) taken with an empty sear
 user relation is schema-qualified and a column reference is qualified wherever two relations are
 in scope: names resolve as the server resolved them.
 
+A recursive CTE's columns are worked out to a fixed point (the recursive term reads its own
+columns); XMLTABLE and JSON_TABLE columns come from the document and PASSING expressions; the
+column a FULL JOIN ... USING merges comes from both sides. A whole-row reference (``t.*`` as a
+value, as in ``row_to_json(t.*)``) comes from the relation itself, not from a list of its
+columns: the relation catalog holds no columns (memory), and metadata lists them.
+
 "Computed from" means every column the output expression references: a bare column is a
 ``direct`` source, anything else (an expression, an aggregate, a window function with its
 PARTITION BY and ORDER BY, a scalar subquery's output) an ``expression`` source. Columns read only
@@ -20,6 +26,9 @@ from . import tree
 
 DIRECT, EXPRESSION = "direct", "expression"
 WHOLE_ROW = "*"
+# Rounds of a recursive CTE's query before its sources must have settled: each round that does
+# not settle adds at least one source, and a query names few.
+MAX_RECURSIVE_ROUNDS = 50
 # Unwrapped fields that hold a node a walk must recognise.
 _FIELD_TYPES = {"over": "WindowDef"}
 
@@ -56,21 +65,48 @@ class FunctionItem:
     sources: dict
 
 
+@dataclass
+class JoinItem:
+    """A join in FROM: the FROM items below it, and the columns its USING clauses merged
+    (name -> sources). Named when it has an alias (``(a JOIN b USING (id)) j``)."""
+    items: list
+    merged: dict
+
+    def column(self, name):
+        """The sources of ``name`` seen from above the join, or None when no item below has it."""
+        if name in self.merged:
+            return _merged_sources(self.merged[name])
+        holders = [item for item in self.items if _has(item, name)]
+        if len(holders) > 1:
+            raise UnresolvedName(f"column {name} of a join: more than one of its relations could hold it, and the "
+                                 "relation catalog does not list columns")
+        return _column_of(holders[0], name) if holders else None
+
+
+@dataclass
+class NotUnderstood:
+    """A FROM item of a kind this parser does not read: naming one of its columns fails, saying so."""
+    kind: str
+
+
 class Scope:
     """The FROM items of one query level, the CTEs it sees, and the enclosing level."""
 
     def __init__(self, parent=None, ctes=None):
         self.parent = parent
         self.ctes = dict(ctes if ctes is not None else (parent.ctes if parent else {}))
-        self.items = {}  # alias -> Relation | Derived | FunctionItem | None (not lineage: a system relation)
+        # alias -> Relation | Derived | FunctionItem | JoinItem | NotUnderstood | None (a system relation)
+        self.items = {}
+        self.merged = {}  # columns merged by JOIN ... USING, named unqualified: name -> sources
 
-    def find(self, alias):
+    def find(self, alias, column=None):
         level = self
         while level:
             if alias in level.items:
                 return level.items[alias]
             level = level.parent
-        raise UnresolvedName(alias)
+        named = f"column {alias}.{column}" if column else f"{alias}.*"
+        raise UnresolvedName(f"{named}: no FROM item, subquery or CTE named {alias} is in scope")
 
 
 def view_column_lineage(definition, catalog):
@@ -98,12 +134,9 @@ class _Resolver:
     def select(self, stmt, outer):
         """The output columns of a SELECT (or set operation, or VALUES) seen from ``outer``."""
         scope = Scope(outer)
-        for wrapped in stmt.get("withClause", {}).get("ctes", ()):
-            cte = wrapped["CommonTableExpr"]
-            scope.ctes[cte["ctename"]] = Derived()  # a recursive CTE's reference to itself adds nothing
-            query = cte["ctequery"]
-            outputs = self.select(query["SelectStmt"], scope) if "SelectStmt" in query else []
-            scope.ctes[cte["ctename"]] = _renamed(Derived(outputs), tree.names(cte.get("aliascolnames", ())))
+        with_clause = stmt.get("withClause", {})
+        for wrapped in with_clause.get("ctes", ()):
+            self._cte(wrapped["CommonTableExpr"], scope, with_clause.get("recursive", False))
         if stmt.get("op", "SETOP_NONE") != "SETOP_NONE":
             combined = self.select(stmt["larg"], scope)
             for (_, into), (_, sources) in zip(combined, self.select(stmt["rarg"], scope)):
@@ -126,35 +159,100 @@ class _Resolver:
                 outputs.append((target.get("name") or _figure_name(value), self._expression(value, scope, windows)))
         return outputs
 
+    def _cte(self, cte, scope, recursive):
+        """Add one CTE to ``scope``. A recursive one reads its own columns: it starts from its
+        non-recursive term, then its whole query is read again until its sources stop growing
+        (they only grow, and are finitely many)."""
+        name, query = cte["ctename"], cte["ctequery"]
+        columns = tree.names(cte.get("aliascolnames", ()))
+        if "SelectStmt" not in query:  # a data-modifying CTE: not a view's
+            scope.ctes[name] = Derived()
+            return
+        select = query["SelectStmt"]
+        seed = select["larg"] if recursive and select.get("op", "SETOP_NONE") != "SETOP_NONE" else None
+        scope.ctes[name] = _renamed(Derived(self.select(seed, scope) if seed else []), columns)
+        for _ in range(MAX_RECURSIVE_ROUNDS):
+            derived = _renamed(Derived(self.select(select, scope)), columns)
+            if derived == scope.ctes[name]:
+                return
+            scope.ctes[name] = derived
+        raise UnresolvedName(f"recursive CTE {name}: its columns' sources did not settle")
+
     # -- FROM ----------------------------------------------------------------------------------
     def _from_item(self, wrapped, scope):
+        """Add a FROM item to ``scope``; return it as a join sees it (a JoinItem)."""
         kind, item = tree.node(wrapped)
         alias = item.get("alias")
+        if kind == "JoinExpr":
+            return self._join(item, scope)
         if kind == "RangeVar":
             schema, name = item.get("schemaname"), item["relname"]
             if schema is None and name in scope.ctes:
                 found = scope.ctes[name]
             else:
                 found = self.catalog.lookup(schema, name)
-            scope.items[alias["aliasname"] if alias else name] = (
-                _renamed(found, tree.names(alias.get("colnames", ()))) if alias else found)
-        elif kind == "JoinExpr":
-            self._from_item(item["larg"], scope)
-            self._from_item(item["rarg"], scope)
-        elif kind == "RangeSubselect":
+            found = _renamed(found, tree.names(alias.get("colnames", ()))) if alias else found
+            scope.items[alias["aliasname"] if alias else name] = found
+            return JoinItem([found], {})
+        if kind == "RangeSubselect":
             # A LATERAL subquery sees its siblings; any other only the enclosing levels and CTEs.
             visible = scope if item.get("lateral") else Scope(scope.parent, scope.ctes)
-            derived = Derived(self.select(item["subquery"]["SelectStmt"], visible))
-            scope.items[alias["aliasname"]] = _renamed(derived, tree.names(alias.get("colnames", ())))
+            found = Derived(self.select(item["subquery"]["SelectStmt"], visible))
         elif kind == "RangeFunction":
             sources = {}
             for entry in item.get("functions", ()):
                 call = entry["List"]["items"][0] if "List" in entry else entry
                 merge(sources, self._expression(call, scope, {}), EXPRESSION)
-            if alias:
-                scope.items[alias["aliasname"]] = FunctionItem(sources)
+            found = FunctionItem(sources)
         elif kind == "RangeTableSample":
-            self._from_item(item["relation"], scope)
+            return self._from_item(item["relation"], scope)
+        elif kind == "RangeTableFunc":  # XMLTABLE
+            document = self._sources([item.get(k) for k in ("docexpr", "rowexpr", "namespaces")], scope)
+            found = Derived([(c["colname"], {} if c.get("for_ordinality") else
+                              {**document, **self._sources([c.get("colexpr"), c.get("coldefexpr")], scope)})
+                             for c in (column["RangeTableFuncCol"] for column in item.get("columns", ()))])
+        elif kind == "JsonTable":  # JSON_TABLE, PostgreSQL 17+
+            document = self._sources([item.get("context_item"), item.get("passing")], scope)
+            found = Derived(list(self._json_table_columns(item.get("columns", ()), document, scope)))
+        else:
+            found = NotUnderstood(kind)
+        if not alias:
+            return JoinItem([found], {})
+        found = _renamed(found, tree.names(alias.get("colnames", ())))
+        scope.items[alias["aliasname"]] = found
+        return JoinItem([found], {})
+
+    def _join(self, join, scope):
+        """A join's sides, and the columns its USING merges: a FULL JOIN's from both sides (it
+        coalesces them), a RIGHT JOIN's from the right, any other's from the left."""
+        left, right = self._from_item(join["larg"], scope), self._from_item(join["rarg"], scope)
+        merged = {**left.merged, **right.merged}
+        using = tree.names(join.get("usingClause", ()))
+        sides = {"JOIN_FULL": (left, right), "JOIN_RIGHT": (right,)}.get(join.get("jointype"), (left,))
+        for name in using:
+            try:
+                merged[name] = _merged(name, sides)
+            except UnresolvedName as e:
+                merged[name] = e  # an error only if the query names the merged column
+        scope.merged.update({name: merged[name] for name in using})
+        joined = JoinItem(left.items + right.items, merged)
+        if "join_using_alias" in join:  # USING (...) AS x: x has the merged columns alone
+            scope.items[join["join_using_alias"]["aliasname"]] = Derived([(n, _merged_sources(merged[n])) for n in using])
+        if "alias" in join:
+            scope.items[join["alias"]["aliasname"]] = joined
+        return joined
+
+    def _json_table_columns(self, columns, document, scope):
+        """(name, sources) of JSON_TABLE's columns, NESTED ones flattened."""
+        for column in columns:
+            column = column["JsonTableColumn"]
+            if column["coltype"] == "JTC_NESTED":
+                yield from self._json_table_columns(column.get("columns", ()), document, scope)
+            elif column["coltype"] == "JTC_FOR_ORDINALITY":
+                yield column["name"], {}
+            else:
+                yield column["name"], {**document, **self._sources([column.get("on_empty"), column.get("on_error")],
+                                                                   scope)}
 
     # -- expressions ---------------------------------------------------------------------------
     def _expression(self, node, scope, windows):
@@ -165,6 +263,13 @@ class _Resolver:
         sources = {}
         self._walk(*tree.node(node), scope, windows, sources)
         return sources
+
+    def _sources(self, values, scope):
+        """{SourceColumn: EXPRESSION} of every column referenced below ``values`` (nodes, lists,
+        unwrapped fields or None)."""
+        sources = {}
+        self._walk_value([v for v in values if v], None, scope, {}, sources)
+        return dict.fromkeys(sources, EXPRESSION)
 
     def _expressions(self, nodes, scope):
         sources = {}
@@ -207,27 +312,33 @@ class _Resolver:
             return self._whole_row(scope.find(names[-1])) if names else {}
         column = names[-1]
         if len(names) >= 2:
-            return _column_of(scope.find(names[-2]), column)
-        # Unqualified: the one item of the nearest level that has it (the deparse qualifies a
-        # column whenever two relations could hold it); else a whole-row reference to an item.
+            return _column_of(scope.find(names[-2], column), column, names[-2])
+        # Unqualified: a column a JOIN ... USING merged, else the one item of the nearest level
+        # that has it (the deparse qualifies a column whenever two relations could hold it);
+        # else a whole-row reference to an item.
         level = scope
         while level:
-            holders = [item for item in level.items.values() if _has(item, column)]
+            if column in level.merged:
+                return _merged_sources(level.merged[column])
+            holders = [(alias, item) for alias, item in level.items.items() if _has(item, column)]
             if len(holders) == 1:
-                return _column_of(holders[0], column)
+                return _column_of(holders[0][1], column, holders[0][0])
             if len(holders) > 1:
-                raise UnresolvedName(f"{column} (ambiguous)")
+                raise UnresolvedName(f"column {column} is not qualified and more than one FROM item could hold it "
+                                     f"({', '.join(alias for alias, _ in holders)})")
             if column in level.items:
                 return self._whole_row(level.items[column])
             level = level.parent
-        raise UnresolvedName(column)
+        raise UnresolvedName(f"column {column}: no FROM item in scope holds it")
 
     @staticmethod
     def _whole_row(item):
-        if isinstance(item, Derived):
-            return item.every_source()
+        if isinstance(item, (Derived, JoinItem)):
+            return _every_source(item)
         if isinstance(item, FunctionItem):
             return dict.fromkeys(item.sources, EXPRESSION)
+        if isinstance(item, NotUnderstood):
+            raise UnresolvedName(f"a whole row of a {item.kind} in FROM, which is not understood")
         return {SourceColumn(item, WHOLE_ROW): EXPRESSION} if item is not None else {}
 
     @staticmethod
@@ -245,20 +356,55 @@ def _has(item, column):
         return False
     if isinstance(item, Derived):
         return item.column(column) is not None
+    if isinstance(item, JoinItem):
+        return column in item.merged or any(_has(i, column) for i in item.items)
     return True
 
 
-def _column_of(item, column):
+def _column_of(item, column, alias="?"):
     if item is None:
         return {}  # a system relation: not lineage
-    if isinstance(item, Derived):
+    if isinstance(item, (Derived, JoinItem)):
         sources = item.column(column)
         if sources is None:
-            raise UnresolvedName(column)
+            raise UnresolvedName(f"column {alias}.{column}: not a column of the subquery, CTE or join {alias}")
         return dict(sources)
     if isinstance(item, FunctionItem):
         return dict.fromkeys(item.sources, EXPRESSION)
+    if isinstance(item, NotUnderstood):
+        raise UnresolvedName(f"column {alias}.{column}: {alias} is a {item.kind} in FROM, which is not understood")
     return {SourceColumn(item, column): DIRECT}
+
+
+def _merged(name, sides):
+    """The sources of the column ``name`` a USING clause merges from ``sides`` (both of a FULL
+    JOIN, as an expression: it coalesces them)."""
+    sources = {}
+    for side in sides:
+        found = side.column(name)
+        if found is None:
+            raise UnresolvedName(f"USING ({name}): no FROM item on one side of the join holds it")
+        merge(sources, found, EXPRESSION if len(sides) > 1 else None)
+    return sources
+
+
+def _merged_sources(value):
+    """A merged column's sources, or the reason they could not be known (raised)."""
+    if isinstance(value, UnresolvedName):
+        raise value
+    return dict(value)
+
+
+def _every_source(item):
+    """Every source of a derived item or join, as expressions (its whole row)."""
+    if isinstance(item, Derived):
+        return item.every_source()
+    merged = {}
+    for sources in item.merged.values():
+        merge(merged, _merged_sources(sources), EXPRESSION)
+    for inner in item.items:
+        merge(merged, _Resolver._whole_row(inner), EXPRESSION)
+    return merged
 
 
 def _renamed(item, names):

@@ -3,7 +3,9 @@
 -- select list, WHERE or JOIN: "reads", not which output column each feeds; that mapping comes
 -- from parsing the definition). Views calling user functions get a CALLS edge. PostgreSQL 15 and
 -- older also record a view's dependency on itself; it is dropped. Objects of system schemas are
--- not linked; DETAIL names the extension of a source that belongs to one.
+-- not linked; DETAIL names the extension of a source that belongs to one. Only the view's own
+-- rule (_RETURN) is its definition: what a DO INSTEAD rule on it reads and writes is not, and
+-- with it each column read came once per rule. Every row is distinct (the file is a set).
 WITH reads AS (
     SELECT v.oid AS view_oid, v.relkind AS view_kind, vn.nspname AS view_schema, v.relname AS view_name,
            d.refclassid, d.refobjid, d.refobjsubid
@@ -12,6 +14,7 @@ WITH reads AS (
     JOIN pg_namespace vn ON vn.oid = v.relnamespace
     JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
     WHERE v.relkind IN ('v', 'm')
+      AND r.rulename = '_RETURN'
       AND d.refobjid <> v.oid
       AND vn.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
       AND vn.nspname !~ '^pg_(toast_)?temp_'
@@ -23,7 +26,7 @@ WITH reads AS (
     FROM reads rd
     WHERE rd.refclassid = 'pg_class'::regclass
   UNION ALL
-    SELECT rd.view_oid, rd.view_kind, rd.view_schema, rd.view_name, rd.refobjid, 'column', rd.refobjsubid
+    SELECT DISTINCT rd.view_oid, rd.view_kind, rd.view_schema, rd.view_name, rd.refobjid, 'column', rd.refobjsubid
     FROM reads rd
     WHERE rd.refclassid = 'pg_class'::regclass AND rd.refobjsubid > 0
 )
