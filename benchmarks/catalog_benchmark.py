@@ -18,6 +18,8 @@ per scale, named kada_bench_<scale>, and measures, per scale:
       longest one;
   (f) two scheduled runs sharing a snapshot file: a first run, then the next window (change
       events diffed against the first run's snapshot), and the snapshot file's size;
+  (g) the extraction with each ``--sessions`` count as ``max_connections`` (one database: that
+      many sessions share its snapshot), each against the same one-session COPY limit;
 
 then prints ratios against the targets and writes everything to benchmarks/results/ as JSON.
 """
@@ -52,6 +54,8 @@ TARGETS = {
     "rss_growth": 1.10,                 # peak RSS at the largest scale / at the smallest: "flat"
     "compressed_over_plain": 1.20,      # run() wall time with compress / without
 }
+DEFAULT_SESSIONS = 2  # max_connections when the config does not set it: the plain runs'
+
 
 
 def main(argv=None):
@@ -110,13 +114,18 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
 
     # Plain and compressed runs alternate, so drift on the machine affects both alike.
     plain, compressed, stats = [], [], None
+    by_sessions = {n: plain if n == DEFAULT_SESSIONS else [] for n in args.sessions}
     for attempt in range(args.repeat):
-        print(f"extracting, run {attempt + 1} of {args.repeat} (plain, then compressed) ...", flush=True)
+        print(f"extracting, run {attempt + 1} of {args.repeat} (plain, then compressed, then with "
+              f"max_connections {', '.join(str(n) for n in args.sessions if n != DEFAULT_SESSIONS)}) ...", flush=True)
         counting = attempt == 0 and reset_statement_stats(dsn)
         plain.append(run_extraction(config, password))
         if counting:
             stats = statement_stats(dsn)
         compressed.append(run_extraction({**config, "compress": True}, password))
+        for sessions, runs in by_sessions.items():
+            if sessions != DEFAULT_SESSIONS:
+                runs.append(run_extraction({**config, "max_connections": sessions}, password))
 
     # Scheduled runs: a first one, then the next window against its snapshot (change events are
     # a diff of two snapshots instead of one CREATED row per object).
@@ -144,6 +153,7 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
         "copy_limit": copy,
         "extraction": {"plain": best_plain, "compressed": best_compressed,
                        "plain_runs": plain, "compressed_runs": compressed,
+                       "by_sessions": {str(n): _best(runs) for n, runs in by_sessions.items()},
                        "scheduled": {"first": first, "next": steady}},
         "statements": {
             "named_statements": len(extractor.list_sql()),
@@ -159,6 +169,8 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
             "compressed_over_plain": _ratio(best_compressed["run_seconds"], best_plain["run_seconds"]),
             "compressed_bytes_over_plain": _ratio(best_compressed["bytes"], best_plain["bytes"]),
             "client_cpu_over_wall": _ratio(best_plain["cpu_seconds"], best_plain["wall_seconds"]),
+            **{f"sessions_{n}_over_copy_limit": _ratio(_best(runs)["run_seconds"], copy["seconds"])
+               for n, runs in by_sessions.items()},
         },
     }
 
@@ -352,12 +364,15 @@ def _parse_args(argv):
                         help="connections building the catalog (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="measured passes and runs per scale; the best is kept (default: %(default)s)")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4],
+                        help="max_connections values to run the extraction with, each against the one-session "
+                             "COPY limit (default: 1 2 4; 2 is the plain runs')")
     parser.add_argument("--profile", action="store_true",
                         help="also run one extraction under cProfile and show where its time goes")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where to write the JSON (default: %(default)s)")
     args = parser.parse_args(argv)
-    if any(s <= 0 for s in args.scale) or args.repeat < 1 or args.jobs < 1:
-        parser.error("--scale must be positive, --repeat and --jobs at least 1")
+    if any(s <= 0 for s in args.scale) or args.repeat < 1 or args.jobs < 1 or any(n < 1 for n in args.sessions):
+        parser.error("--scale must be positive, --repeat, --jobs and --sessions at least 1")
     return args
 
 

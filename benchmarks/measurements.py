@@ -132,6 +132,7 @@ def _run_once(config, password=None, profile_path=None):
         "rows": sum(f["rows"] for f in manifest["files"]),
         "files": {f["extract"]: {"rows": f["rows"], "bytes": f["bytes"]} for f in manifest["files"]},
         "snapshot_bytes": snapshot_bytes,  # the snapshot file after the run
+        "sessions": [d.get("sessions") for d in manifest["databases"]],  # how many read each database
     }
 
 

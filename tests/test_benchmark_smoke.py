@@ -38,6 +38,10 @@ def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
         assert 0 < measured["run_seconds"] <= measured["wall_seconds"]
         assert 10 < measured["peak_rss_mb"] < 1000
     assert plain["rows"] == compressed["rows"] > 0
+    by_sessions = run["extraction"]["by_sessions"]
+    assert {n: r["sessions"] for n, r in by_sessions.items()} == {"1": [1], "2": [2], "4": [4]}
+    assert all(r["rows"] == plain["rows"] for r in by_sessions.values())
+    assert all(run["ratios"][f"sessions_{n}_over_copy_limit"] > 0 for n in by_sessions)
     assert 0 < compressed["bytes"] < plain["bytes"]
 
     assert run["statements"]["executions_per_database"] >= run["statements"]["named_statements"] > 0

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
-from kada_collectors.extractors.postgres.pg_dump_kinds import ELSEWHERE, MATCHED, extract_counts, toc_counts, toc_entry
+from conftest import SHOP
+from kada_collectors.extractors.postgres.pg_dump_kinds import (ELSEWHERE, MATCHED, compare, extract_counts, toc_counts,
+                                                            toc_entry)
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "pg_dump_coverage.py"
 
@@ -65,3 +67,17 @@ def test_toc_lines_and_metadata_rows_are_counted_per_kind():
             row("CONSTRAINT", "ck", constraint_type="CHECK"), row("INDEX", "orders_pkey", constraint="orders_pkey"),
             row("INDEX", "orders_day", method="btree"), row("COLUMN", "orders"), row("LANGUAGE", "plkinds")]
     assert extract_counts(rows) == {"SCHEMA": 1, "TABLE": 2, "CONSTRAINT": 1, "INDEX": 1, "PROCEDURAL LANGUAGE": 1}
+
+
+def test_the_sample_database_has_every_toc_kind_of_its_dump_in_the_extract(shop, shop_extract, tmp_path):
+    """The demo's database (tables, partitions, views, materialized views, sequences, indexes, foreign
+    keys, triggers, domains, aggregates, procedures, a foreign table...): its dump's kinds, counted."""
+    dump = tmp_path / "shop.dump"
+    subprocess.run([str(shop.client("pg_dump")), "--schema-only", "--format", "custom", "--file", str(dump),
+                    "--dbname", shop.dsn(SHOP)], check=True, capture_output=True, env=shop.client_env())
+    listing = subprocess.run([str(shop.client("pg_restore")), "--list", str(dump)], check=True, capture_output=True,
+                             text=True).stdout
+    kinds = compare(toc_counts(listing), extract_counts(shop_extract.metadata()))
+    assert [k for k in kinds if k["status"] in ("differs", "unknown")] == []
+    assert {"TABLE", "VIEW", "MATERIALIZED VIEW", "SEQUENCE", "INDEX", "FK CONSTRAINT", "TRIGGER", "DOMAIN",
+            "AGGREGATE", "PROCEDURE", "FOREIGN TABLE"} <= {k["kind"] for k in kinds if k["status"] == "equal"}

@@ -45,7 +45,9 @@ MATCHES = (
     # pg_dump creates the index behind a primary key, unique or exclusion constraint with the constraint.
     Match("INDEX", ("INDEX",), lambda properties: "constraint" not in properties),
     Match("CONSTRAINT", ("CONSTRAINT",), _constraint_types("PRIMARY KEY", "UNIQUE", "EXCLUSION")),
-    Match("FK CONSTRAINT", ("CONSTRAINT",), _constraint_types("FOREIGN KEY")),
+    # A partition's copy of its parent's foreign key is made by attaching it, not dumped.
+    Match("FK CONSTRAINT", ("CONSTRAINT",),
+          lambda properties: properties.get("constraint_type") == "FOREIGN KEY" and not properties.get("inherited")),
     Match("TRIGGER", ("TRIGGER",)),
     Match("COLLATION", ("COLLATION",)),
     Match("CAST", ("CAST",)),

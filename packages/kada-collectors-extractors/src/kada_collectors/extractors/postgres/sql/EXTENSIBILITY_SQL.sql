@@ -35,7 +35,8 @@ WITH objects (kind, classid, objid, schema_oid, tail, name, owner, data_type, pr
                                            ELSE c.castmethod::text END)
     FROM pg_cast c
     WHERE c.oid >= 16384
-      AND NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = 'pg_cast'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+      -- 'i': the cast PostgreSQL makes with a range type, to its multirange type (14+)
+      AND NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = 'pg_cast'::regclass AND e.objid = c.oid AND e.deptype IN ('e', 'i'))
     UNION ALL
     SELECT 'OPERATOR', 'pg_operator'::regclass, o.oid, o.oprnamespace,
            quote_ident(o.oprname) || '(' || CASE WHEN o.oprleft = 0 THEN 'NONE' ELSE format_type(o.oprleft, NULL) END || ', '
