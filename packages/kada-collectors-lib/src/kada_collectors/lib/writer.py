@@ -162,7 +162,7 @@ class Part:
     """Rows of one extract from one database, in a hidden temp file until appended or discarded.
     It starts with the file's header, so that the first part appended can become the file."""
 
-    def __init__(self, extract_file, label):
+    def __init__(self, extract_file, label, distinct=False):
         self._file = extract_file
         self.path = os.path.join(extract_file.folder, f".{extract_file.name}.{label}.part")
         self._raw = open(self.path, "wb")
@@ -172,26 +172,29 @@ class Part:
         # ``rows``. The encoder's own write: it is called once per record the server sends.
         self.write_csv = self._encoder.write_csv
         self.rows = 0
-        # Every extract is a set. Records the server renders are distinct by their statement;
-        # those built here (parsed lineage, the query log) are checked: 16 bytes each.
-        self._written, self.repeats = set(), 0
+        # Every extract is a set. Records the server renders are distinct by their statement, and
+        # parsed lineage by its definition; ``distinct`` parts (the query log's, whose log lines
+        # may repeat) keep a digest of each record written (16 bytes, about 80 with the set's own).
+        self._written, self.repeats = (set() if distinct else None), 0
 
     def write(self, values):
         self.write_text([format_value(v) for v in values])
 
     def write_text(self, texts):
-        """Write a record of values already rendered by ``format_value``, unless this part holds
-        it already (then it is counted in ``repeats``)."""
-        digest = hashlib.blake2b(repr(texts).encode("utf-8"), digest_size=16).digest()
-        if digest in self._written:
-            self.repeats += 1
-            return
-        self._written.add(digest)
+        """Write a record of values already rendered by ``format_value``; in a ``distinct`` part,
+        unless it holds it already (then it is counted in ``repeats``)."""
+        if self._written is not None:
+            digest = hashlib.blake2b(repr(texts).encode("utf-8"), digest_size=16).digest()
+            if digest in self._written:
+                self.repeats += 1
+                return
+            self._written.add(digest)
         self._encoder.csv.writerow(texts)
         self.rows += 1
 
     def close(self):
-        self._written = set()  # memory: the part takes no more records
+        if self._written is not None:
+            self._written = set()  # memory: the part takes no more records
         if not self._raw.closed:
             self._encoder.close()
             self._raw.close()
@@ -225,11 +228,12 @@ class ExtractFile:
         self._parts, self._parts_lock, self._discarded = set(), threading.Lock(), False
         self._dropped_bytes, self._committed = 0, False
 
-    def part(self, label):
+    def part(self, label, distinct=False):
+        """A new part; ``distinct``: it writes a record made more than once only once (see Part)."""
         with self._parts_lock:
             if self._discarded:
                 raise ValueError(f"{self.name} was discarded: the run is stopping")
-            part = Part(self, label)
+            part = Part(self, label, distinct)
             self._parts.add(part)
         return part
 

@@ -283,7 +283,8 @@ class Extractor:
     @staticmethod
     def _collect_query_log(collector, files):
         """The query log into its own parts: all of it, or none of it. Returns the error, if any."""
-        parts = {extract: files[extract].part("querylog") for extract in ("databaselog", "linkages", "events")}
+        # Log lines may repeat (two sessions, one statement, one timestamp): each record written once.
+        parts = {extract: files[extract].part("querylog", distinct=True) for extract in ("databaselog", "linkages", "events")}
         try:
             collector.collect(parts)
         except QueryLogFailed as e:
@@ -293,7 +294,7 @@ class Extractor:
         else:
             for extract, part in parts.items():
                 files[extract].append(part)
-            collector.warnings += _repeats_dropped("the query log", parts.items())
+            collector.warnings += _repeats_dropped(parts)
             collector.complete()
             return None
         finally:
@@ -379,7 +380,6 @@ class Extractor:
                     for extract, part in parts.in_order():
                         part.close()
                         outcome["rows"][extract] = outcome["rows"].get(extract, 0) + part.rows
-                    outcome["warnings"] += _repeats_dropped(f"database {dbname!r}", parts.in_order())
                     events.complete()
                     outcome["status"] = "succeeded"
                 finally:
@@ -620,12 +620,11 @@ def _write(records, part, events, parser):
             parser(csv_values(record))
 
 
-def _repeats_dropped(what, parts):
-    """Warnings for the records written once though made more than once (every extract is a set):
-    in the query log, the same statement by the same user logged in the same millisecond.
-    ``parts``: (extract, part) pairs."""
-    return [f"{what}: {part.repeats} {extract} record(s) identical to another in every field were written once"
-            for extract, part in parts if part.repeats]
+def _repeats_dropped(parts):
+    """Warnings for the query log's records written once though made more than once (every extract
+    is a set): the same statement by the same user logged with the same timestamp."""
+    return [f"the query log: {part.repeats} {extract} record(s) identical to another in every field were written once"
+            for extract, part in parts.items() if part.repeats]
 
 
 def _oid_array(keys):
