@@ -15,6 +15,7 @@ cannot be exported, by its own session alone. Either way the output is the same.
 """
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -126,9 +127,10 @@ class LaneFailed(Exception):
 def run_lanes(lanes: "list[Lane]", statements: Sequence[NamedStatement], first_only: "set[str]",
               read: Callable[[Lane, NamedStatement], list]) -> list:
     """Run ``statements`` over the ``lanes``, each taking the next one from a common queue (those
-    named in ``first_only`` only by the first lane, which takes them first if it has helpers); ``read(lane, statement)``
-    runs one and returns its warnings. The first failure stops the others after their current
-    statement (it is cancelled); then ``LaneFailed`` is raised with every failure. Returns the warnings, in statement order."""
+    named in ``first_only`` only by the first lane, which takes them first if it has helpers);
+    ``read(lane, statement)`` runs one and returns its warnings. The first failure stops the
+    others (their current statement is cancelled); then ``LaneFailed`` is raised with every
+    failure. Returns the warnings, in statement order."""
     queue, lock, failures, busy = collections.deque(statements), threading.Lock(), [], set()
     warnings = {}
 
@@ -143,13 +145,12 @@ def run_lanes(lanes: "list[Lane]", statements: Sequence[NamedStatement], first_o
             if not choices:
                 return None
             queue.remove(choices[0])
+            busy.add(lane_index)  # under the lock: a failure elsewhere then cancels what it runs
             return choices[0]
 
     def work(lane_index):
         lane = lanes[lane_index]
         while (statement := take(lane_index)) is not None:
-            with lock:
-                busy.add(lane_index)
             lane.current = statement.name
             try:
                 warnings[statement.name] = read(lane, statement)
@@ -161,6 +162,9 @@ def run_lanes(lanes: "list[Lane]", statements: Sequence[NamedStatement], first_o
                 return
             with lock:
                 busy.discard(lane_index)
+        if lane_index:  # a helper that is done holds nothing more: not idle in its transaction meanwhile
+            with contextlib.suppress(psycopg.Error):
+                lane.conn.rollback()
 
     def stop_the_others():
         # Until each has ended its statement: a cancel that reaches a session before its
