@@ -1,7 +1,9 @@
 """Change events: each run's metadata against the snapshot saved at its window's start."""
 
 import json
+import logging
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +69,22 @@ def test_created_altered_dropped_between_runs_and_repeatable(evolving, tmp_path)
     assert events_of(again) == expected, "the same window gives the same events"
     quiet = run_extract(evolving, [DB], tmp_path, window=window(2))
     assert events_of(quiet) == set()
+
+
+def test_a_lost_snapshot_file_is_a_warning_naming_it(evolving, tmp_path, caplog):
+    run_extract(evolving, [DB], tmp_path, window=window(0))
+    diffed = run_extract(evolving, [DB], tmp_path, window=window(1))
+    assert [d["change_events"] for d in diffed.manifest["databases"]] == ["diffed"]
+    snapshots = extractor_config(evolving, [DB], tmp_path)["snapshot_path"]
+    Path(snapshots).unlink()
+    with caplog.at_level(logging.INFO):
+        lost = run_extract(evolving, [DB], tmp_path, window=window(2))
+    assert [d["change_events"] for d in lost.manifest["databases"]] == ["all created"]
+    (said,) = [r for r in caplog.records if "no change-event snapshot" in r.getMessage()]
+    assert said.levelno == logging.WARNING, "not a first run: someone should know"
+    assert said.getMessage() == (f"1 database(s) had no change-event snapshot at {WINDOWS[2]} (a first run, or the "
+                                 f"snapshot file {snapshots} was moved or deleted): every object is reported as "
+                                 f"created ('{DB}')")
 
 
 def test_a_failed_run_saves_no_snapshot(evolving, tmp_path):

@@ -97,14 +97,19 @@ class ChangeEvents:
         if first_run:
             part.rows += count
 
+    @property
+    def diffed(self):
+        """Whether the events come from comparing with the snapshot at the window's start; without
+        one (a first run, or a snapshot file moved or deleted) every object is reported CREATED."""
+        return self.baseline is not None
+
     def write(self):
         """Write the window's events (a first run's are written already); return warnings for the manifest."""
         for writer in self._writers:
             writer.flush()
         self.writer.flush()
         if self.baseline is None:
-            return [f"database {self.dbname!r}: no change-event snapshot at {self.start_hwm} (a first run, or the "
-                    "snapshot file was moved or deleted): every object is reported as created"]
+            return []
         for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
             detail = format_value({"changed": changed_fields(old, new, COMPARED)}) if event == "ALTERED" else ""
             if object_id.startswith(b"."):

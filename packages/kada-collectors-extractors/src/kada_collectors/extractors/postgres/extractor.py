@@ -201,7 +201,8 @@ class Extractor:
             databases, written, query_log_report, query_log_warnings, query_log_error = self._extract_window(
                 selection, query_log, files, (start_hwm, end_hwm))
             failed = [d for d in databases if d["status"] == "failed"]
-            warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings
+            not_diffed = _not_diffed(databases, start_hwm, self._snapshot_path)
+            warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings + not_diffed
             # Errors and warnings quote what the server said, which may quote a definition.
             manifest = redact_document({
                 "contract_version": CONTRACT_VERSION,
@@ -221,7 +222,9 @@ class Extractor:
             })
             manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
         for warning in warnings:
-            log.warning("%s", warning)
+            # Expected on a first run, which needs no one: said once, not as a warning.
+            level = logging.INFO if warning in not_diffed and start_hwm == BEGINNING_OF_TIME else logging.WARNING
+            log.log(level, "%s", warning)
         log.info("wrote %s", manifest_path)
         if failed or query_log_error:
             reasons = [f"  - {d['name']}: {d['error']}" for d in failed]
@@ -351,7 +354,7 @@ class Extractor:
         (its parts dropped)."""
         started = time.monotonic()
         outcome = {"name": dbname, "status": "failed", "server_version": None, "standby": None, "seconds": None,
-                   "sessions": None, "rows": {}, "warnings": [], "error": None}
+                   "sessions": None, "change_events": None, "rows": {}, "warnings": [], "error": None}
         short = False  # after a recovery conflict: one snapshot per statement
         batched = False  # after DDL got in a statement's way: every deparsing statement in batches
         # Its own session, and helpers from those no other database uses now (shared_snapshot.py).
@@ -381,6 +384,7 @@ class Extractor:
                         part.close()
                         outcome["rows"][extract] = outcome["rows"].get(extract, 0) + part.rows
                     events.complete()
+                    outcome["change_events"] = "diffed" if events.diffed else "all created"
                     outcome["status"] = "succeeded"
                 finally:
                     if outcome["status"] != "succeeded":
@@ -685,6 +689,17 @@ def _redacted(text, trigger):
         text, sql.Literal(trigger), sql.Literal(SQL_KEY_ANCHORS), sql.Literal(SQL_SHAPE_ANCHORS), caseless,
         *(sql.SQL("regexp_replace({}, {}, {}, 'g')").format(t, sql.Literal(SQL_CASED), sql.Literal(REDACTED))
           for t in (caseless, text)))
+
+
+def _not_diffed(databases, start_hwm, snapshot_path):
+    """One warning for the databases whose events are all CREATED, for want of a snapshot at
+    ``start_hwm``, naming them (a first run: all of them)."""
+    names = [d["name"] for d in databases if d["change_events"] == "all created"]
+    if not names:
+        return []
+    shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return [f"{len(names)} database(s) had no change-event snapshot at {start_hwm} (a first run, or the snapshot "
+            f"file {snapshot_path} was moved or deleted): every object is reported as created ({shown})"]
 
 
 def _window(start_hwm, end_hwm):
