@@ -186,6 +186,23 @@ def test_a_file_changed_or_missing_after_the_run_is_flagged(small_run):
     assert checks["linkages"] == "ok"
 
 
+def test_a_malformed_record_is_left_out_and_named_with_exit_1(tmp_path):
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    write_run(folder, STAMP, SMALL_RUN, compress=False, failed=False)
+    roles = next(folder.glob("postgres_roles_*"))
+    header, first, *rest = roles.read_bytes().split(b"\n")
+    roles.write_bytes(b"\n".join([header, first.rsplit(b"|", 1)[0], *rest]))  # its last field cut off
+    result = kada_collector("report", folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{roles.name}: " in result.stderr and "1 record(s) without the header's fields (the first: record 1)" \
+        in result.stderr and "kada-collector validate" in result.stderr
+    assert "objects: " in result.stdout, "what could be read is still shown"
+    page = tmp_path / "damaged.html"
+    result = kada_collector("report", folder, "--output", page)
+    assert result.returncode == 1 and page.is_file() and "Traceback" not in result.stderr
+
+
 def test_newest_run_by_default_another_with_manifest(small_run):
     older = write_run(small_run, "20251231000000", {"metadata": SMALL_RUN["metadata"][:2]}, False, failed=False)
     assert "11 rows" in kada_collector("report", small_run).stdout

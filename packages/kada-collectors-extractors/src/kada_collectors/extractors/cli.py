@@ -355,7 +355,12 @@ def _report_command(args):
     except CollectorError as e:
         print(f"kada-collector report failed: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"wrote {result}" if args.output else "\n".join(result))
+    print(f"wrote {result.output}" if args.output else "\n".join(result.lines))
+    if result.problems:
+        print(f"kada-collector report: {len(result.problems)} file(s) do not match the run's manifest; the report "
+              f"shows what could be read (exit {EXIT_FAILED}):\n" + "\n".join(f"  {p}" for p in result.problems),
+              file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 

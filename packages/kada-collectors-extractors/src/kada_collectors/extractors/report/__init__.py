@@ -6,27 +6,34 @@ the page's template, style and script) and ``text.py`` as a terminal summary.
 """
 
 import os
+from dataclasses import dataclass
+from typing import Optional
 
 from .html import render_html
 from .model import build_report
 from .run import ReportError, open_run
 from .text import summary_lines
 
-__all__ = ["ReportError", "build_report", "open_run", "render_html", "summary_lines", "write_report"]
+__all__ = ["ReportError", "build_report", "open_run", "render_html", "summary_lines", "write_report", "WrittenReport"]
 
 
-def write_report(folder, output=None, manifest_name=None, source=None):
-    """Build the report of a run of ``folder`` (the newest, or ``manifest_name``'s).
+@dataclass
+class WrittenReport:
+    output: Optional[str]  # the page's path, when one was asked for
+    lines: Optional[list]  # else the terminal summary
+    problems: list  # "name: what" for each file that does not match the manifest (the report shows what it could read)
 
-    With ``output``, write the HTML page there (written aside, then renamed) and return its path;
-    else return the terminal summary's lines.
-    """
+
+def write_report(folder, output=None, manifest_name=None, source=None) -> WrittenReport:
+    """Build the report of a run of ``folder`` (the newest, or ``manifest_name``'s): the HTML page
+    at ``output`` (written aside, then renamed), or the terminal summary's lines."""
     data = build_report(open_run(folder, manifest_name, source))
+    problems = [f"{f['name']}: {f['check']}" for f in data["files"] if f["check"] != "ok"]
     if output is None:
-        return summary_lines(data)
+        return WrittenReport(None, summary_lines(data), problems)
     output = os.path.abspath(output)
     tmp = os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(render_html(data))
     os.replace(tmp, output)
-    return output
+    return WrittenReport(output, None, problems)

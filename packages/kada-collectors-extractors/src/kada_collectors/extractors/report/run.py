@@ -38,6 +38,8 @@ class RunFile:
     found_bytes: Optional[int] = None
     found_sha256: Optional[str] = None
     error: Optional[str] = None  # missing, unreadable
+    malformed: int = 0  # records whose field count is not the header's: left out of the report
+    first_malformed: Optional[int] = None  # the first one's record number (1 after the header)
 
     @property
     def check(self):
@@ -53,6 +55,9 @@ class RunFile:
             problems.append("SHA-256 differs from the manifest's: the file changed after the run")
         if self.found_rows is not None and self.found_rows != self.rows:
             problems.append(f"{self.found_rows} rows, the manifest says {self.rows}")
+        if self.malformed:
+            problems.append(f"{self.malformed} record(s) without the header's fields (the first: record "
+                            f"{self.first_malformed}) left out of the report; `kada-collector validate` says more")
         return "; ".join(problems) or "ok"
 
 
@@ -146,6 +151,10 @@ def read_records(run_file):
             header = next(reader, None) or []
             for values in reader:
                 rows += 1
+                if len(values) != len(header):  # a damaged file: the rest is still shown
+                    run_file.malformed += 1
+                    run_file.first_malformed = run_file.first_malformed or rows
+                    continue
                 yield dict(zip(header, values))
         except (OSError, EOFError, csv.Error) as e:
             run_file.error = f"unreadable ({e}); `kada-collector validate` says more"
