@@ -1,6 +1,8 @@
 """test_connection() tells apart what can go wrong before any work, and never echoes the password."""
 
+import contextlib
 import socket
+import threading
 
 import pytest
 
@@ -88,3 +90,48 @@ def test_connect_not_granted(shop, tmp_path):
     message = failure(extractor_config(shop, ["locked_out"], tmp_path, user=LOW_PRIVILEGE_USER))
     assert f'GRANT CONNECT ON DATABASE "locked_out" TO "{LOW_PRIVILEGE_USER}"' in message
     assert shop.password not in message
+
+
+@contextlib.contextmanager
+def another_service(mode):
+    """A port where something that is not PostgreSQL listens: it never answers ("silent"), or
+    answers as a web server does ("http"). Yields the port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    done, held = threading.Event(), []
+
+    def serve():
+        while not done.is_set():
+            try:
+                client, _ = server.accept()
+            except OSError:
+                continue
+            held.append(client)
+            if mode == "http":
+                with contextlib.suppress(OSError):
+                    client.recv(1024)
+                    client.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                    client.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        done.set()
+        thread.join()
+        for client in held:
+            client.close()
+        server.close()
+
+
+@pytest.mark.parametrize("mode", ["silent", "http"])
+def test_another_service_on_the_port_is_told_apart(pg18, tmp_path, mode):
+    with another_service(mode) as port:
+        message = failure({**extractor_config(pg18, ["dwh", "adw"], tmp_path, port=port, connect_timeout=2),
+                           "server": "127.0.0.1"})
+    assert message.count(f"something at 127.0.0.1:{port} accepted the connection but did not answer as "
+                         "PostgreSQL") == 1, message  # it stops every database: said once
+    assert f"pg_isready -h 127.0.0.1 -p {port}" in message and "cannot reach" not in message

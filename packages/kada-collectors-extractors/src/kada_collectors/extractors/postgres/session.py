@@ -6,6 +6,7 @@ PgBouncer in front of RDS rejects.
 
 import logging
 import re
+import socket
 from typing import Optional
 
 import psycopg
@@ -116,19 +117,25 @@ def _warn_if_unencrypted(conn, settings, dbname):
 
 # What stops every database of the server (as opposed to one database that is missing, refuses
 # CONNECT, or failed some other way): the collector cannot start at all.
-SERVER_WIDE_KINDS = frozenset({"unreachable", "tls", "auth", "iam", "version"})
+SERVER_WIDE_KINDS = frozenset({"unreachable", "not_postgres", "tls", "auth", "iam", "version"})
 _AUTH_SIGNS = ("authentication failed", "no pg_hba.conf entry", "no password supplied")
 _UNREACHABLE_SIGNS = ("could not translate host name", "connection refused", "timeout expired", "no route to host",
                       "network is unreachable", "could not connect", "connection timed out",
                       "name or service not known", "is the server running")
+# libpq's words when what answered on the port does not speak PostgreSQL's protocol.
+_NOT_POSTGRES_SIGNS = ("invalid response to ssl negotiation", "expected authentication request",
+                       "received invalid response", "invalid response to gssapi negotiation")
 
 
 def connect_error_kind(error: Exception, settings: dict) -> str:
-    """Which step of connecting failed: unreachable, tls, auth, database (missing), privilege (no
-    CONNECT), or other. The one classification of connect errors (``explain_connect_error`` words it)."""
+    """Which step of connecting failed: unreachable, not_postgres (something else answered on the
+    port), tls, auth, database (missing), privilege (no CONNECT), or other. The one classification
+    of connect errors (``explain_connect_error`` words it)."""
     state = getattr(error, "sqlstate", None)
     text = str(error)
     lowered = text.lower()
+    if any(s in lowered for s in _NOT_POSTGRES_SIGNS):
+        return "not_postgres"
     if explain_tls_error(text, settings):
         return "tls"
     if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
@@ -163,10 +170,27 @@ def explain_connect_error(error: Exception, settings: dict, dbname: str, kind: O
                 f"Run: GRANT CONNECT ON DATABASE \"{dbname}\" TO \"{user}\";")
     if kind == "auth":
         return f"authentication refused for user {user!r} on {where} (database {dbname!r}): {_auth_fix(text, settings)}."
+    if kind == "not_postgres" or (kind == "unreachable" and "timeout expired" in text and _answers_tcp(settings)):
+        return (f"something at {where} accepted the connection but did not answer as PostgreSQL ({cause}): another "
+                f"service listens on port {settings['port']}, or a proxy that does not pass PostgreSQL through. "
+                f"Check 'port' (5432 unless the server was set up otherwise; RDS shows it under Connectivity & "
+                f"security), e.g. with: pg_isready -h {settings['server']} -p {settings['port']}")
     if kind == "unreachable":
         return (f"cannot reach PostgreSQL at {where}: {cause}. Check 'server' and 'port', that the server is "
                 "running, and that firewalls or security groups let this machine in.")
     return f"cannot connect to database {dbname!r} on {where}: {cause}"
+
+
+def _answers_tcp(settings: dict) -> bool:
+    """Whether a TCP connection to the server's port opens (after libpq timed out waiting for an
+    answer: then something listens there that is not PostgreSQL, or not only)."""
+    if settings["server"].startswith("/"):  # a Unix socket folder
+        return False
+    try:
+        socket.create_connection((settings["server"], settings["port"]), timeout=min(settings["connect_timeout"], 5)).close()
+    except OSError:
+        return False
+    return True
 
 
 def _auth_fix(text: str, settings: dict) -> str:
