@@ -1,6 +1,8 @@
 """Extractor(**config) validates the whole config before connecting, and never echoes a secret."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +119,12 @@ def test_a_relative_path_gets_an_example_that_fits_the_setting(setting, example)
     changes = {setting: "relative/path"} if setting != "password_file" else {"password": None, setting: "pw"}
     assert f"'{setting}' must be an absolute path, got \"" in "\n".join(problems(**changes))
     assert any(p.startswith(f"'{setting}'") and p.endswith(f'e.g. "{example}"') for p in problems(**changes))
+
+
+def test_the_documented_example_is_what_the_collector_prints():
+    """docs/configuration.md's bad config and its problems, as the collector words them."""
+    text = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    config, printed = re.search(r"```json\n(.*?)\n```.*?```\n(.*?)\n```", text, re.DOTALL).groups()
+    with pytest.raises(ConfigError) as caught:
+        Extractor(**json.loads(config))
+    assert str(caught.value) == printed
