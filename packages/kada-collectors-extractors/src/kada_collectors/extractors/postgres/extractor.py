@@ -419,11 +419,11 @@ class Extractor:
             try:
                 try:
                     warnings, lanes = self._read_database(conn, helpers, dbname, parts, events, values, short,
-                                                          batched, problems)
+                                                          batched, problems, standby)
                 except NoSharedSnapshot as e:  # nothing was read yet: all of it in one session
                     problems.append(e.reason)
                     warnings, lanes = self._read_database(conn, [], dbname, parts, events, values, short, batched,
-                                                          problems)
+                                                          problems, standby)
             finally:
                 for helper in helpers:
                     helper.close()
@@ -434,7 +434,7 @@ class Extractor:
                                 "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
             return server_version.split()[0], warnings, standby, lanes
 
-    def _read_database(self, conn, helpers, dbname, parts, events, values, short, batched, problems):
+    def _read_database(self, conn, helpers, dbname, parts, events, values, short, batched, problems, standby):
         """The statements of one database over ``conn`` and the ``helpers`` that adopt its snapshot
         (the reasons of those that do not go to ``problems``); returns the warnings and the number
         of sessions that read it."""
@@ -474,25 +474,31 @@ class Extractor:
                     lane, error = next(((lane, e) for lane, e in failed.failures if is_recovery_conflict(e)),
                                        failed.failures[0])
                     if isinstance(error, psycopg.Error):
-                        raise self._failure(error, lane.conn, dbname, lane.current) from None
+                        raise self._failure(error, lane.conn, dbname, lane.current, standby) from None
                     raise error
                 current = "the change events"
                 warnings = events.write()
                 current = "the check for unknown object kinds"
                 warnings += left_out + unknown_kinds(conn, dbname) + lineage.finish()
         except psycopg.Error as e:
-            raise self._failure(e, conn, dbname, current) from None
+            raise self._failure(e, conn, dbname, current, standby) from None
         return warnings, len(lanes)
 
-    def _failure(self, error, conn, dbname, current):
+    def _failure(self, error, conn, dbname, current, standby=False):
         """What a database error while running ``current`` on ``conn`` means: the exception to raise."""
         if is_recovery_conflict(error):  # a standby ends the session when a savepoint is open
             return StatementFailed(explain_query_error(error, current, self._settings), retryable=True,
                                    recovery_conflict=True)
         if conn.broken or conn.closed:
+            if standby:  # a conflict ends every session of the snapshot: only one may have been told why
+                return StatementFailed(
+                    f"the standby ended the session while {current} ran (a recovery conflict, most likely: "
+                    f"{redact_credentials(_lost(error))}); raise max_standby_streaming_delay or turn on "
+                    "hot_standby_feedback on the replica (RDS: its parameter group), or extract from the primary",
+                    retryable=True, recovery_conflict=True)
             return DatabaseUnavailable(
                 f"lost the connection to database {dbname!r} while running {current} (was the database "
-                f"dropped or the server restarted?): {redact_credentials(str(error).strip())}")
+                f"dropped or the server restarted?): {redact_credentials(_lost(error))}")
         changed = is_vanished_object(error) or is_ddl_deadlock(error)
         return StatementFailed(explain_query_error(error, current, self._settings),
                                retryable=changed or isinstance(error, RETRYABLE), catalog_changed=changed)
@@ -689,6 +695,11 @@ def _redacted(text, trigger):
         text, sql.Literal(trigger), sql.Literal(SQL_KEY_ANCHORS), sql.Literal(SQL_SHAPE_ANCHORS), caseless,
         *(sql.SQL("regexp_replace({}, {}, {}, 'g')").format(t, sql.Literal(SQL_CASED), sql.Literal(REDACTED))
           for t in (caseless, text)))
+
+
+def _lost(error):
+    """What the driver said of a lost connection, on one line."""
+    return " ".join(str(error).split())
 
 
 def _not_diffed(databases, start_hwm, snapshot_path):
