@@ -12,13 +12,15 @@ from collect import HOST, Extract, run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
 from kada_collectors.lib.validate import validate_folder
 from servers import PgServer
-from test_kinds_governance import FIXTURE, SECRETS
+from test_kinds_governance import FIXTURE
+from test_kinds_governance import SECRETS as FIXTURE_SECRETS
 
 DB = "kind_linkages"
 PREFIX = f'"{HOST}".{DB}.'
 EXTRA = Path(__file__).parent / "sql" / "kind_linkages.sql"
 SOURCES = {"POLICY", "RULE", "PUBLICATION", "SUBSCRIPTION", "FOREIGN_SERVER"}
 REMOTE = '"203.0.113.9".ledger.'
+SECRETS = (*FIXTURE_SECRETS, "UriSecret-3e1f")
 
 
 def linkages_db(server: PgServer) -> PgServer:
@@ -138,7 +140,8 @@ def test_edges_as_the_low_privilege_role(low_privilege):
     # subconninfo is the superuser's alone: the publications are named without their publisher.
     assert {key: evidence for key, (evidence, _) in subscription.items()} == {
         ("SUBSCRIBES_TO", "from_ledger", "ledger_all"): "PG_SUBSCRIPTION",
-        ("SUBSCRIBES_TO", "from_ledger", "ledger_audit"): "PG_SUBSCRIPTION"}
+        ("SUBSCRIBES_TO", "from_ledger", "ledger_audit"): "PG_SUBSCRIPTION",
+        ("SUBSCRIBES_TO", "from_archive", "archive_all"): "PG_SUBSCRIPTION"}
     assert all("publisher" in detail for _, detail in subscription.values())
 
 
@@ -148,4 +151,6 @@ def test_edges_as_the_superuser(superuser):
     publisher = '"198.51.100.7".ledger.'
     assert subscription == {
         ("SUBSCRIBES_TO", "from_ledger", publisher + "ledger_all"): ("SUBSCRIPTION_CONNINFO", {"port": "5432"}),
-        ("SUBSCRIBES_TO", "from_ledger", publisher + "ledger_audit"): ("SUBSCRIPTION_CONNINFO", {"port": "5432"})}
+        ("SUBSCRIBES_TO", "from_ledger", publisher + "ledger_audit"): ("SUBSCRIPTION_CONNINFO", {"port": "5432"}),
+        ("SUBSCRIBES_TO", "from_archive", '"192.0.2.44".archive.archive_all'):  # a URI
+            ("SUBSCRIPTION_CONNINFO", {"port": "6543"})}

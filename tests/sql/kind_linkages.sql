@@ -13,3 +13,6 @@ CREATE FOREIGN TABLE gov.ledger_entries (id int, amount numeric) SERVER ledger_d
     OPTIONS (schema_name 'books', table_name 'entries');
 CREATE FOREIGN TABLE public.ledger_accounts (id int) SERVER ledger_db;
 CREATE FOREIGN TABLE gov.files_index (path text) SERVER gov_files;
+-- A subscription whose connection string is a URI, with the password in it.
+CREATE SUBSCRIPTION from_archive CONNECTION 'postgresql://replicator:UriSecret-3e1f@192.0.2.44:6543/archive?sslmode=require'
+    PUBLICATION archive_all WITH (connect = false, enabled = false, create_slot = false, slot_name = NONE);

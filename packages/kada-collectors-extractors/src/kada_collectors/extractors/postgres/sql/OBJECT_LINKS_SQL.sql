@@ -78,9 +78,9 @@ published_schemas AS (
 -- query_to_xml runs the query only then. Only host, port and dbname are kept.
 subscriptions AS (
     SELECT s.subname, s.subpublications,
-           coalesce(kv.host[1], kv.host[2], uri.parts[1]) AS host,
+           nullif(coalesce(kv.host[1], kv.host[2], kv.hostaddr[1], kv.hostaddr[2], uri.parts[1]), '') AS host,
            coalesce(kv.port[1], kv.port[2], uri.parts[2]) AS port,
-           coalesce(kv.dbname[1], kv.dbname[2], uri.parts[3]) AS dbname
+           nullif(coalesce(kv.dbname[1], kv.dbname[2], uri.parts[3]), '') AS dbname
     FROM pg_subscription s
     LEFT JOIN LATERAL (
         SELECT replace(replace(replace((xpath('/row/c/text()', query_to_xml(
@@ -91,6 +91,7 @@ subscriptions AS (
     ) conn ON true
     CROSS JOIN LATERAL (
         SELECT regexp_match(conn.info, '(?:^|\s)host\s*=\s*(?:''((?:[^''\\]|\\.)*)''|([^\s'']+))') AS host,
+               regexp_match(conn.info, '(?:^|\s)hostaddr\s*=\s*(?:''((?:[^''\\]|\\.)*)''|([^\s'']+))') AS hostaddr,
                regexp_match(conn.info, '(?:^|\s)port\s*=\s*(?:''((?:[^''\\]|\\.)*)''|([^\s'']+))') AS port,
                regexp_match(conn.info, '(?:^|\s)dbname\s*=\s*(?:''((?:[^''\\]|\\.)*)''|([^\s'']+))') AS dbname
     ) kv
@@ -213,7 +214,7 @@ UNION ALL
 -- A subscription subscribes to its publisher's publications: host.dbname.publication when the
 -- connection string is visible, else the publication's name alone.
 SELECT 'SUBSCRIBES_TO', 'SUBSCRIPTION', db.id || '.' || quote_ident(s.subname), 'EXTERNAL_PUBLICATION',
-       CASE WHEN s.dbname IS NOT NULL THEN quote_ident(coalesce(nullif(s.host, ''), {0})) || '.' || quote_ident(s.dbname) || '.' ELSE '' END
+       CASE WHEN s.dbname IS NOT NULL THEN quote_ident(coalesce(s.host, {0})) || '.' || quote_ident(s.dbname) || '.' ELSE '' END
            || quote_ident(pub.name),
        {0}, current_database(),
        CASE WHEN s.dbname IS NOT NULL THEN 'SUBSCRIPTION_CONNINFO' ELSE 'PG_SUBSCRIPTION' END,
