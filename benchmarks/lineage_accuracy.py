@@ -245,6 +245,22 @@ def _run(dsn, output, parsed=True, linkages=True):
 
 # -- report --------------------------------------------------------------------------------------
 
+# Not measured: what the extract says of objects on other servers (docs/contract.md).
+BETWEEN_SERVERS = """## Lineage between servers
+
+Two kinds of edge leave the database, each to an object named as the other server's own extract
+would name it, were that server onboarded under the host name this one uses to reach it
+([contract](contract.md#objects-outside-the-database)): a postgres_fdw foreign table `MAPS_TO`
+its remote table (`EXTERNAL_TABLE`, `host.database.schema.table`, from the server's `host` and
+`dbname` options and the table's `schema_name` and `table_name`, defaulting to its own), and a
+subscription `SUBSCRIBES_TO` its publisher's publications (`EXTERNAL_PUBLICATION`,
+`host.database.publication`, from the connection string, which only superusers may read; for
+anyone else the publication's name alone). Joined on these ids, the extracts of two servers
+chain a view over a foreign table to the remote table's own lineage. The port is in
+`DETAIL.port`; no password is read.
+"""
+
+
 def render(suite, accuracy, cost, args, version):
     command = "python benchmarks/lineage_accuracy.py " + " ".join(argv_shown(args))
     return f"""# Lineage: how complete, how right, and what it costs
@@ -255,7 +271,8 @@ Run it again to refresh this page.
 
 {_render_coverage(suite)}
 {_render_accuracy(accuracy)}
-{_render_cost(cost)}"""
+{_render_cost(cost)}
+{BETWEEN_SERVERS}"""
 
 
 def _render_coverage(suite):

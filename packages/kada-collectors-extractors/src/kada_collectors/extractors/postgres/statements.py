@@ -137,6 +137,8 @@ NAMED_STATEMENTS = (
     NamedStatement("TYPE_USAGE_SQL", "linkages"),
     NamedStatement("VIEW_DEPENDENCIES_SQL", "linkages"),
     NamedStatement("FUNCTION_DEPENDENCIES_SQL", "linkages"),
+    # Policies, rules, publications, subscriptions, foreign tables and servers to what they link.
+    NamedStatement("OBJECT_LINKS_SQL", "linkages"),
     NamedStatement("PRIVILEGES_SQL", "privileges"),
     NamedStatement("DEFAULT_PRIVILEGES_SQL", "privileges"),
     NamedStatement("ROLES_SQL", "roles"),  # the server's: only the first database's rows are kept
