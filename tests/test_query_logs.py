@@ -37,7 +37,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from kada_collectors.extractors.postgres.querylog.logs import LogReadError, read_cloudwatch, read_log_files
+from kada_collectors.extractors.postgres.querylog.cloudwatch import read_cloudwatch
+from kada_collectors.extractors.postgres.querylog.logs import LogReadError, read_log_files
 from log_servers import RDS_PREFIX, LoggingServer, next_second, start_logging_server
 from servers import ServerUnavailable
 

@@ -8,10 +8,10 @@ skip) a window without anyone noticing.
 
 import os
 import re
-import tempfile
 from datetime import datetime, timezone
 
 from .errors import HWMError
+from .files import atomic_write
 
 HWM_FORMAT = "%Y-%m-%d %H:%M:%S"
 BEGINNING_OF_TIME = "1970-01-01 00:00:00"
@@ -78,16 +78,4 @@ def publish_hwm(prefix, date, file_path=None):
     value = format_hwm(date) if isinstance(date, datetime) else date
     parse_hwm(value, what="the HWM to publish")
     value = value.strip()
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{prefix}_hwm.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(value + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, value + "\n", unique=True)  # unique: runs may race to publish

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from .files import atomic_write, discard
 from .contract import DELIMITER, EXTRACT_NAME, MANIFEST_NAME, RECORD_END, extract_file_name
 
 GZIP_LEVEL = 6
@@ -204,7 +205,7 @@ class Part:
         dropped), and from another thread than the one writing it, which then fails at its next
         write instead of running on."""
         self._encoder.abandon()
-        self._file.dropped(_remove(self._raw, self.path))
+        self._file.dropped(discard(self._raw, self.path))
 
 
 class ExtractFile:
@@ -277,26 +278,13 @@ class ExtractFile:
             parts, self._parts = self._parts, set()
         for part in parts:
             part.discard()
-        self.dropped(_remove(self._raw, self.path if self._committed else self._tmp_path))
+        self.dropped(discard(self._raw, self.path if self._committed else self._tmp_path))
         return self._dropped_bytes
 
     def dropped(self, size):
         """Count ``size`` bytes the run wrote and threw away (a part, the file)."""
         with self._parts_lock:
             self._dropped_bytes += size
-
-
-def _remove(raw, path):
-    """Close ``raw`` and delete its file; closing flushes, which fails on a full disk: the file is
-    deleted all the same. Returns the bytes it held."""
-    with contextlib.suppress(OSError, ValueError):
-        raw.close()
-    try:
-        size = os.path.getsize(path)
-        os.unlink(path)
-    except FileNotFoundError:
-        return 0
-    return size
 
 
 def remove_temporaries(folder, source):
@@ -324,20 +312,11 @@ def sha256_of(path):
     return sha.hexdigest()
 
 
-def write_json_atomically(path, document):
-    """Write a JSON document aside, fsync, then rename (used for the manifest, written last)."""
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    f = open(tmp, "w", encoding="utf-8")
-    try:
+def write_json_atomically(path: str, document: dict) -> str:
+    """Write a JSON document whole or not at all (used for the manifest, written last)."""
+    def dump(f) -> None:
         json.dump(document, f, ensure_ascii=False, indent=2, sort_keys=False, default=str)
         f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(f, tmp)  # a full disk leaves no half manifest aside
-        raise
-    return path
+    return atomic_write(path, dump)
 
 

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from kada_collectors.lib.files import atomic_write
+
 from .html import render_html
 from .model import build_report
 from .run import ReportError, open_run
@@ -31,9 +33,5 @@ def write_report(folder, output=None, manifest_name=None, source=None) -> Writte
     problems = [f"{f['name']}: {f['check']}" for f in data["files"] if f["check"] != "ok"]
     if output is None:
         return WrittenReport(None, summary_lines(data), problems)
-    output = os.path.abspath(output)
-    tmp = os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render_html(data))
-    os.replace(tmp, output)
+    output = atomic_write(os.path.abspath(output), render_html(data))
     return WrittenReport(output, None, problems)

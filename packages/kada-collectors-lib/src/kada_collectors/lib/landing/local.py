@@ -3,12 +3,13 @@
 import contextlib
 import hashlib
 import os
-import secrets
 import time
+from typing import Callable, Optional
 
+from ..files import atomic_write
 from ..hwm import publish_hwm
 from ..writer import sha256_of
-from .base import Store, RemoteFile
+from .base import LocalFile, RemoteFile, Store
 from .errors import HWMConflict, LandingError
 
 _CHUNK = 1 << 20
@@ -44,23 +45,19 @@ class LocalStore(Store):
     def expected_checksum(self, local):
         return local.sha256
 
-    def upload(self, local, name, on_bytes=None):
+    def upload(self, local: LocalFile, name: str, on_bytes: Optional[Callable[[int], None]] = None) -> None:
         target = self.where(name)
-        tmp = os.path.join(self.path, f".{name}.{secrets.token_hex(4)}.part")
-        try:
-            with open(local.path, "rb") as src, open(tmp, "wb") as dst:
+
+        def copy(dst) -> None:
+            with open(local.path, "rb") as src:
                 while chunk := src.read(_CHUNK):
                     dst.write(chunk)
                     if on_bytes:
                         on_bytes(len(chunk))
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, target)
+        try:
+            atomic_write(target, copy, binary=True, unique=True, suffix="part")
         except OSError as e:
             raise LandingError(f"cannot write {target}: {e.strerror or e}") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
 
     def read_text(self, name):
         path = self.where(name)
@@ -73,7 +70,7 @@ class LocalStore(Store):
             raise LandingError(f"cannot read {path}: {e.strerror}") from None
         return data.decode("utf-8", "replace"), hashlib.sha256(data).hexdigest()
 
-    def write_text(self, name, text, version):
+    def write_text(self, name: str, text: str, version: Optional[str]) -> None:
         """Under an exclusive lock on ``.<name>.lock``: compare, then write aside and rename."""
         with _locked(os.path.join(self.path, f".{name}.lock")):
             _, current = self.read_text(name)
@@ -83,12 +80,7 @@ class LocalStore(Store):
             if name.endswith("_hwm.txt"):
                 publish_hwm(name[: -len("_hwm.txt")], text.strip(), self.path)  # the HWM file's own atomic write
             else:
-                tmp = os.path.join(self.path, f".{name}.{secrets.token_hex(4)}.tmp")
-                with open(tmp, "w", encoding="utf-8") as f:
-                    f.write(text)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.where(name))
+                atomic_write(self.where(name), text, unique=True)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ The group is ``/aws/rds/instance/<instance>/postgresql`` (or ``/aws/rds/cluster/
 with one stream per instance; its events are the server's stderr log lines, with RDS's fixed
 ``log_line_prefix`` ``%t:%r:%u@%d:[%p]:``. They are read with ``FilterLogEvents`` (boto3, the
 standard AWS credential chain: environment, profile, SSO, instance or task role) over the window
-widened by ``SLACK``, page after page, and parsed as stderr log files are (``logs.py``), with one
+widened by ``SLACK``, page after page, and parsed as stderr log files are (``entries.py``), with one
 parser per stream: continuation lines of a message may come inside its event or as events of their
 own, with or without their tab. The line's own time places it in the window; an event's timestamp
 is used only when the prefix has no time. The caller needs ``logs:FilterLogEvents`` on the group.
@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from kada_collectors.lib.redact import redact_credentials
 
+from .entries import SLACK, SOURCE_CLOUDWATCH, Assembler, LogReadError, StderrParser, check_window
 from .log_prefix import AmbiguousTimeZone, LinePrefix, TimeResolver
 
 RDS_LINE_PREFIX = "%t:%r:%u@%d:[%p]:"
@@ -41,9 +42,7 @@ def read_cloudwatch(log_group: str, region: str | None, endpoint_url: str | None
     ambiguous (RDS writes UTC by default); ``page_size``: events per call (default: the service's
     maximum). Raises ``LogReadError`` (when iterated) for a missing group, denied access, missing
     credentials or an endpoint that cannot be reached."""
-    from .logs import LogReadError, _check_window
-
-    _check_window(start, end)
+    check_window(start, end)
     prefix = LinePrefix(line_prefix if line_prefix is not None else RDS_LINE_PREFIX)
     try:
         resolver = TimeResolver(log_timezone)
@@ -55,10 +54,8 @@ def read_cloudwatch(log_group: str, region: str | None, endpoint_url: str | None
 
 
 def _read(log_group, region, endpoint_url, prefix, resolver, start, end, page_size) -> Iterator:
-    from .logs import SLACK, SOURCE_CLOUDWATCH, LogReadError, StderrParser, _Assembler
-
     parsers: dict[str, StderrParser] = {}
-    assembler = _Assembler(start, end, SOURCE_CLOUDWATCH)
+    assembler = Assembler(start, end, SOURCE_CLOUDWATCH)
 
     def add(stream: str, parser: StderrParser, entry) -> list:
         session = parser.key(entry)
@@ -90,8 +87,6 @@ def _read(log_group, region, endpoint_url, prefix, resolver, start, end, page_si
 
 def _events(log_group, region, endpoint_url, window, page_size) -> Iterator[dict]:
     """Every event of the group in the window (both ends in ms, inclusive), page by page."""
-    from .logs import LogReadError
-
     try:
         import boto3
         from botocore.config import Config

@@ -28,7 +28,9 @@ from ..session import APPLICATION_NAME, DatabaseUnavailable, connect
 from ..statements import is_collector_statement
 from . import pgss
 from .ddl import ddl_events
-from .logs import LogReadError, read_cloudwatch, read_log_files
+from .cloudwatch import read_cloudwatch
+from .entries import LogReadError
+from .logs import read_log_files
 from .masking import mask_query
 
 log = logging.getLogger(__name__)
