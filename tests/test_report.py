@@ -22,8 +22,9 @@ import pytest
 from browser import BrowserUnavailable, Chromium, find_or_install_chromium
 from kada_collectors.extractors.report import build_report, open_run, render_html
 from kada_collectors.lib.contract import EXTRACT_COLUMNS, manifest_file_name
+from kada_collectors.lib.manifest import Manifest, ManifestFile
 from kada_collectors.lib.validate import validate_folder
-from kada_collectors.lib.writer import ExtractFile, write_json_atomically
+from kada_collectors.lib.writer import ExtractFile
 
 KADA_COLLECTOR = Path(sys.executable).parent / "kada-collector"
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts" / "report"
@@ -116,13 +117,14 @@ def write_run(folder: Path, stamp: str, rows: dict, compress: bool, failed: bool
         databases.append({"name": "crm", "status": "failed", "server_version": None, "seconds": 0.1, "rows": {},
                           "warnings": [], "error": "permission denied for database crm: GRANT CONNECT to the user"})
     name = manifest_file_name("postgres", stamp)
-    write_json_atomically(str(folder / name), {
-        "contract_version": 1, "host": HOST,
-        "collector": {"name": "kada-collectors-extractors", "version": "3.0.0", "source": "postgres"},
-        "window": {"start_hwm": "2026-01-01 00:00:00", "end_hwm": end},
-        "status": "failed" if failed else "succeeded", "databases": databases, "files": files, "warnings": warnings,
-        "settings": {"port": 5432, "mask": True, "compress": compress, "meta_only": False},
-        "timings": {"started_at": end, "finished_at": end, "seconds": 1.0}})
+    Manifest(
+        collector={"name": "kada-collectors-extractors", "version": "3.0.0", "source": "postgres"}, host=HOST,
+        window={"start_hwm": "2026-01-01 00:00:00", "end_hwm": end}, status="failed" if failed else "succeeded",
+        databases=databases, database_selection={"requested": [d["name"] for d in databases]}, standby=False,
+        files=[ManifestFile(**f) for f in files], warnings=warnings, query_log=None,
+        settings={"port": 5432, "mask": True, "compress": compress, "meta_only": False},
+        timings={"started_at": end, "finished_at": end, "seconds": 1.0},
+    ).write(str(folder / name))
     return name
 
 

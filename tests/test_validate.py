@@ -10,6 +10,7 @@ import pytest
 
 from kada_collectors.lib import validate
 from kada_collectors.lib.contract import EXTRACT_COLUMNS, manifest_file_name
+from kada_collectors.lib.manifest import Manifest, ManifestFile
 from kada_collectors.lib.validate import MAX_PROBLEMS_PER_FILE, validate_folder
 from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
@@ -52,24 +53,24 @@ def write_run(folder, compress=False, databases=DATABASES):
                 part.write(row)
             extract_file.append(part)
         files.append(extract_file.commit().manifest_entry())
-    manifest = {
-        "contract_version": 1,
-        "collector": {"name": "kada-collectors-extractors", "version": "3.0.0", "source": "postgres"},
-        "host": "h",
-        "window": {"start_hwm": "2026-01-01 00:00:00", "end_hwm": "2026-01-02 00:00:00"},
-        "status": "succeeded",
-        "databases": [
+    return Manifest(
+        collector={"name": "kada-collectors-extractors", "version": "3.0.0", "source": "postgres"},
+        host="h",
+        window={"start_hwm": "2026-01-01 00:00:00", "end_hwm": "2026-01-02 00:00:00"},
+        status="succeeded",
+        databases=[
             {"name": name, "status": "succeeded", "server_version": "16.2", "seconds": 0.1,
              "rows": {e: len(r) for e, r in rows.items()}, "error": None}
             for name, rows in databases.items()
         ],
-        "files": files,
-        "warnings": [],
-        "settings": {"port": 5432, "compress": compress},
-        "timings": {"started_at": "2026-01-02 00:00:01", "finished_at": "2026-01-02 00:00:05", "seconds": 4.0},
-    }
-    write_manifest(folder, manifest)
-    return manifest
+        database_selection={"requested": list(databases)},
+        standby=False,
+        files=[ManifestFile(**f) for f in files],
+        warnings=[],
+        query_log=None,
+        settings={"port": 5432, "compress": compress},
+        timings={"started_at": "2026-01-02 00:00:01", "finished_at": "2026-01-02 00:00:05", "seconds": 4.0},
+    ).write(os.path.join(folder, MANIFEST))
 
 
 def write_manifest(folder, manifest):

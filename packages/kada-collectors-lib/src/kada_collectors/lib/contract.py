@@ -33,14 +33,7 @@ EXTRACT_COLUMNS = {
 # record as its key).
 UNIQUE_COLUMNS = {"metadata": ("OBJECT_TYPE", "OBJECT_ID")}
 
-# The manifest: its keys with their JSON types, and those of its window, databases and files.
-MANIFEST_FIELDS = {
-    "contract_version": int, "collector": dict, "host": str, "window": dict, "status": str,
-    "databases": list, "files": list, "warnings": list, "settings": dict, "timings": dict,
-}
-MANIFEST_WINDOW_FIELDS = {"start_hwm": str, "end_hwm": str}  # YYYY-MM-DD HH:MM:SS, UTC
-MANIFEST_DATABASE_FIELDS = {"name": str, "status": str, "error": (str, type(None))}
-MANIFEST_FILE_FIELDS = {"extract": str, "name": str, "rows": int, "bytes": int, "sha256": str}
+# A run's status and each database's, in the manifest (manifest.py holds its fields).
 RUN_STATUSES = ("succeeded", "failed")
 
 DELIMITER = "|"

@@ -12,26 +12,20 @@ import csv
 import gzip
 import hashlib
 import itertools
-import json
 import os
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Optional
 
-from .config import describe
-from .contract import (
-    CONTRACT_VERSION, DELIMITER, EXTRACT_COLUMNS, EXTRACT_NAME, MANIFEST_DATABASE_FIELDS, MANIFEST_FIELDS,
-    MANIFEST_FILE_FIELDS, MANIFEST_NAME, MANIFEST_WINDOW_FIELDS, QUOTE, RECORD_END, RUN_STATUSES, STAMP_FORMAT,
-    UNIQUE_COLUMNS,
-)
-from .hwm import HWM_FORMAT
+from .contract import DELIMITER, EXTRACT_COLUMNS, EXTRACT_NAME, MANIFEST_NAME, QUOTE, RECORD_END, UNIQUE_COLUMNS
+from .manifest import ManifestFile, ManifestOnDisk
+from .manifest import read as read_manifest
 from .writer import sha256_of
 
 MAX_PROBLEMS_PER_FILE = 20
 _CHUNK = 1 << 20  # longest piece of a line read at once; bounds memory whatever the line length
 _HEADER_LIMIT = 1 << 16  # the header is read whole to check it; one longer than this is wrong anyway
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LEFTOVER_SUFFIXES = (".tmp", ".part")  # the writer's hidden temp files (writer.py)
 
 
@@ -62,9 +56,9 @@ def validate_folder(folder):
         )
     listed = {}
     for name in manifests:
-        listed.update(_check_manifest(folder, name, report))
+        listed.update(check_manifest(folder, name, report))
     for name, (manifest, entry) in sorted(listed.items()):
-        _check_listed_file(folder, name, manifest, entry, report)
+        check_listed_file(folder, name, manifest, entry, report)
     for name in names:
         if name not in listed and EXTRACT_NAME.match(name):
             _check_unlisted_file(folder, name, report)
@@ -95,140 +89,21 @@ class _FileProblems:
 # ---------------------------------------------------------------- manifests
 
 
-def _check_manifest(folder, name, report):
-    """Check one manifest; return the files it lists as {file name: (manifest name, entry)}."""
+def check_manifest(folder: str, name: str, report: ValidationReport, manifest: Optional[ManifestOnDisk] = None) -> dict:
+    """Check one manifest (read from ``folder`` unless given) into ``report``; return the files it
+    lists as {file name: (manifest name, ManifestFile)}."""
     report.manifests_checked += 1
+    manifest = manifest or read_manifest(os.path.join(folder, name))
     with _FileProblems(name, report) as problems:
-        document = _load_json(os.path.join(folder, name), problems)
-        if document is None:
-            return {}
-        valid = _check_fields(document, MANIFEST_FIELDS, "the manifest", problems)
-        if "contract_version" in valid and document["contract_version"] != CONTRACT_VERSION:
-            problems.add(f"contract_version is {describe(document['contract_version'])}; expected {CONTRACT_VERSION}")
-        if "host" in valid and not document["host"].strip():
-            problems.add("host is empty; expected the name the server is onboarded under")
-        if "status" in valid and document["status"] not in RUN_STATUSES:
-            problems.add(f"status is {describe(document['status'])}; expected one of {', '.join(RUN_STATUSES)}")
-        stamp = MANIFEST_NAME.match(name)["stamp"]
-        if "window" in valid:
-            _check_window(document["window"], stamp, problems)
-        if "databases" in valid:
-            _check_databases(document["databases"], document.get("status"), problems)
-        if "files" not in valid:
-            return {}
-        return {entry["name"]: (name, entry) for entry in _check_file_entries(document["files"], stamp, problems)}
-
-
-def _load_json(path, problems):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.loads(f.read())
-    except UnicodeDecodeError as e:
-        problems.add(f"is not UTF-8 ({e.reason} at byte {e.start}); expected a UTF-8 JSON document")
-    except ValueError as e:
-        problems.add(f"is not valid JSON ({e}); expected the JSON object docs/contract.md describes")
-    except OSError as e:
-        problems.add(f"cannot be read: {e.strerror}")
-    return None
-
-
-def _check_fields(obj, fields, where, problems):
-    """Report missing keys and wrongly typed values of a JSON object; return the keys that are right."""
-    if not isinstance(obj, dict):
-        problems.add(f"{where} is {describe(obj)}; expected a JSON object")
-        return set()
-    valid = set()
-    for key, kind in fields.items():
-        if key not in obj:
-            problems.add(f"{where} has no {key!r}; expected {_type_name(kind)} there")
-        elif not _is_type(obj[key], kind):
-            problems.add(f"{where}: {key!r} is {describe(obj[key])}; expected {_type_name(kind)}")
-        else:
-            valid.add(key)
-    return valid
-
-
-def _is_type(value, kind):
-    if kind is int:  # JSON true/false must not pass for a number
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
-def _type_name(kind):
-    names = {int: "an integer", str: "a string", dict: "an object", list: "a list", type(None): "null"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names[k] for k in kinds)
-
-
-def _check_window(window, stamp, problems):
-    """start_hwm <= end_hwm, both YYYY-MM-DD HH:MM:SS, and end_hwm is the file names' stamp."""
-    valid = _check_fields(window, MANIFEST_WINDOW_FIELDS, "window", problems)
-    moments = {}
-    for key in sorted(valid):
-        try:
-            moments[key] = datetime.strptime(window[key], HWM_FORMAT)
-            if moments[key].strftime(HWM_FORMAT) != window[key]:  # strptime takes "2026-1-2 0:0:0" too
-                raise ValueError
-        except ValueError:
-            moments.pop(key, None)
-            problems.add(f"window.{key} is {describe(window[key])}; expected UTC time formatted YYYY-MM-DD HH:MM:SS")
-    if len(moments) == 2 and moments["start_hwm"] > moments["end_hwm"]:
-        problems.add(f"window.start_hwm {window['start_hwm']} is after window.end_hwm {window['end_hwm']}")
-    if "end_hwm" in moments and moments["end_hwm"].strftime(STAMP_FORMAT) != stamp:
-        problems.add(
-            f"the file name's stamp {stamp} is not window.end_hwm {window['end_hwm']}; "
-            f"expected {moments['end_hwm'].strftime(STAMP_FORMAT)}"
-        )
-
-
-def _check_databases(databases, run_status, problems):
-    """Each database's status and error; the run failed if any database failed."""
-    for i, database in enumerate(databases):
-        where = f"databases[{i}]"
-        valid = _check_fields(database, MANIFEST_DATABASE_FIELDS, where, problems)
-        if "status" not in valid:
-            continue
-        status = database["status"]
-        if status not in RUN_STATUSES:
-            problems.add(f"{where}: status is {describe(status)}; expected one of {', '.join(RUN_STATUSES)}")
-        elif status == "failed":
-            if "error" in valid and not (database["error"] or "").strip():
-                problems.add(f"{where} ({describe(database.get('name'))}) failed without an error; "
-                             "expected an error saying why and what to do")
-            if run_status == "succeeded":
-                problems.add(f"status is 'succeeded' but {where} ({describe(database.get('name'))}) failed; "
-                             "expected 'failed'")
-
-
-def _check_file_entries(files, stamp, problems):
-    """Yield the well-formed entries of ``files`` (name, extract and stamp agree with the contract)."""
-    for i, entry in enumerate(files):
-        where = f"files[{i}]"
-        if len(_check_fields(entry, MANIFEST_FILE_FIELDS, where, problems)) < len(MANIFEST_FILE_FIELDS):
-            continue
-        name = entry["name"]
-        match = EXTRACT_NAME.match(name)
-        if not match:
-            problems.add(f"{where}: name {name!r} is not an extract file name; "
-                         "expected <source>_<extract>_<YYYYMMDDHHMMSS>.csv or .csv.gz")
-            continue
-        if match["extract"] != entry["extract"]:
-            problems.add(f"{where}: extract is {entry['extract']!r} but the name {name} says {match['extract']!r}; "
-                         "expected the same")
-        if match["stamp"] != stamp:
-            problems.add(f"{where}: {name} has stamp {match['stamp']}; expected the manifest's stamp {stamp}")
-        for key in ("rows", "bytes"):
-            if entry[key] < 0:
-                problems.add(f"{where}: {key} is {entry[key]}; expected a count, 0 or more")
-        if not _SHA256.match(entry["sha256"]):
-            problems.add(f"{where}: sha256 is {describe(entry['sha256'])}; expected 64 lower-case hex digits")
-        yield entry
+        for problem in manifest.problems:
+            problems.add(problem)
+    return {entry.name: (name, entry) for entry in manifest.files}
 
 
 # ---------------------------------------------------------------- extract files
 
 
-def _check_listed_file(folder, name, manifest, entry, report):
+def check_listed_file(folder: str, name: str, manifest: str, entry: ManifestFile, report: ValidationReport) -> None:
     """A file a manifest lists: present, of the size, digest and row count it says, well formed."""
     with _FileProblems(name, report) as problems:
         path = os.path.join(folder, name)
@@ -236,14 +111,14 @@ def _check_listed_file(folder, name, manifest, entry, report):
             problems.add(f"{manifest} lists it but it is missing from the folder")
             return
         size = os.path.getsize(path)
-        if size != entry["bytes"]:
-            problems.add(f"is {size} bytes; {manifest} says {entry['bytes']}")
+        if size != entry.bytes:
+            problems.add(f"is {size} bytes; {manifest} says {entry.bytes}")
         digest = sha256_of(path)
-        if digest != entry["sha256"]:
-            problems.add(f"has SHA-256 {digest}; {manifest} says {entry['sha256']} (the file changed after the run)")
+        if digest != entry.sha256:
+            problems.add(f"has SHA-256 {digest}; {manifest} says {entry.sha256} (the file changed after the run)")
         rows = _check_extract_content(path, name, problems, report)
-        if rows is not None and rows != entry["rows"]:
-            problems.add(f"holds {rows} records; {manifest} says {entry['rows']}")
+        if rows is not None and rows != entry.rows:
+            problems.add(f"holds {rows} records; {manifest} says {entry.rows}")
 
 
 def _check_unlisted_file(folder, name, report):

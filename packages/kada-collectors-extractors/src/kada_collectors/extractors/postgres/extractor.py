@@ -14,15 +14,16 @@ from psycopg import IsolationLevel, pq, sql
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
-from kada_collectors.lib.contract import CONTRACT_VERSION, EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
+from kada_collectors.lib.contract import EXTRACT_COLUMNS, STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ExtractError, HWMError, OutOfSpace
 from kada_collectors.lib.interrupt import sigterm_raises
+from kada_collectors.lib.manifest import Manifest, ManifestFile
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm, parse_hwm
 from kada_collectors.lib.redact import (REDACTED, REPLACEMENT, SQL_CASED, SQL_CASELESS, SQL_KEY_ANCHORS,
-                                       SQL_SHAPE_ANCHORS, SQL_TRIGGERS, redact_credentials, redact_document)
+                                       SQL_SHAPE_ANCHORS, SQL_TRIGGERS, redact_credentials)
 from kada_collectors.lib.runlock import run_lock
 from kada_collectors.lib.snapshots import SnapshotStore, is_disk_full
-from kada_collectors.lib.writer import ExtractFile, csv_values, remove_temporaries, write_json_atomically
+from kada_collectors.lib.writer import ExtractFile, csv_values, remove_temporaries
 
 from .checks import unknown_kinds
 from .events import CHECKSUMS, ChangeEvents
@@ -203,24 +204,22 @@ class Extractor:
             failed = [d for d in databases if d["status"] == "failed"]
             not_diffed = _not_diffed(databases, start_hwm, self._snapshot_path)
             warnings = [w for d in databases for w in d["warnings"]] + query_log_warnings + not_diffed
-            # Errors and warnings quote what the server said, which may quote a definition.
-            manifest = redact_document({
-                "contract_version": CONTRACT_VERSION,
-                "collector": {"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
-                "host": self._settings["host"],
-                "window": {"start_hwm": start_hwm, "end_hwm": end_hwm},
-                "status": "failed" if failed or query_log_error else "succeeded",
-                "databases": databases,
-                "database_selection": selection.manifest_entry(),
-                "standby": any(d.get("standby") for d in databases),
-                "files": [w.manifest_entry() for w in written],
-                "warnings": warnings,
-                **({"query_log": query_log_report} if query_log_report is not None else {}),
-                "settings": settings_for_manifest(self._settings, SETTINGS),
-                "timings": {"started_at": started_at, "finished_at": now_hwm(),
-                            "seconds": round(time.monotonic() - started, 3)},
-            })
-            manifest_path = write_json_atomically(os.path.join(output, manifest_file_name(SOURCE, stamp)), manifest)
+            manifest_path = os.path.join(output, manifest_file_name(SOURCE, stamp))
+            document = Manifest(
+                collector={"name": "kada-collectors-extractors", "version": __version__, "source": SOURCE},
+                host=self._settings["host"],
+                window={"start_hwm": start_hwm, "end_hwm": end_hwm},
+                status="failed" if failed or query_log_error else "succeeded",
+                databases=databases,
+                database_selection=selection.manifest_entry(),
+                standby=any(d.get("standby") for d in databases),
+                files=[ManifestFile(**w.manifest_entry()) for w in written],
+                warnings=warnings,
+                query_log=query_log_report,
+                settings=settings_for_manifest(self._settings, SETTINGS),
+                timings={"started_at": started_at, "finished_at": now_hwm(),
+                         "seconds": round(time.monotonic() - started, 3)},
+            ).write(manifest_path)
         for warning in warnings:
             # Expected on a first run, which needs no one: said once, not as a warning.
             level = logging.INFO if warning in not_diffed and start_hwm == BEGINNING_OF_TIME else logging.WARNING
@@ -235,7 +234,7 @@ class Extractor:
                 + (" and the query log could not be read" if query_log_error else "")
                 + f"; what succeeded was written (see {manifest_path}). Do not publish the HWM: the next run "
                 "repeats this window.\n" + redact_credentials("\n".join(reasons)))
-        return manifest
+        return document
 
     def _extract_window(self, selection, query_log, files, window):
         """Extract the databases and the query log into ``files``, commit them and prune the

@@ -8,12 +8,12 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import os
 from dataclasses import dataclass
 from typing import Optional
 
-from kada_collectors.lib.contract import DELIMITER, MANIFEST_NAME
+from kada_collectors.lib import manifest
+from kada_collectors.lib.contract import DELIMITER
 from kada_collectors.lib.errors import CollectorError
 
 _CHUNK = 1 << 20
@@ -74,43 +74,41 @@ class Run:
         return next((f for f in self.files if f.extract == extract), None)
 
 
-def open_run(folder, manifest_name=None, source=None):
+def open_run(folder: str, manifest_name: Optional[str] = None, source: Optional[str] = None) -> Run:
     """The run of ``folder`` whose manifest is ``manifest_name``, by default the newest one."""
     folder = os.path.abspath(folder)
     if manifest_name is None:
         manifest_name = newest_manifest_name(folder, source)
     path = os.path.join(folder, manifest_name)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        manifest = json.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
+    if not os.path.exists(path):
         raise ReportError(f"{path}: no such manifest; pass a file name of the folder, e.g. "
-                          f"{newest_manifest_name(folder, source)}") from None
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{path} cannot be read as a manifest ({e}); `kada-collector validate {folder}` "
-                          "says what is wrong with it") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+                          f"{newest_manifest_name(folder, source)}")
+    found = manifest.read(path)
+    document = found.document
+    if found.error is not None:
+        raise ReportError(f"{path} cannot be read as a manifest ({found.error}); `kada-collector validate {folder}` "
+                          "says what is wrong with it")
+    if not isinstance(document, dict) or not isinstance(document.get("files"), list):
         raise ReportError(f"{path} is not a manifest (no 'files' list); `kada-collector validate {folder}` "
                           "says what is wrong with it")
+    # Every entry that can be read is shown, even one the contract's checks reject.
     files = [RunFile(extract=str(e.get("extract")), name=str(e.get("name")),
                      path=os.path.join(folder, os.path.basename(str(e.get("name")))),
                      rows=e.get("rows"), bytes=e.get("bytes"), sha256=e.get("sha256"))
-             for e in manifest["files"] if isinstance(e, dict)]
-    return Run(folder, manifest_name, manifest, len(raw), hashlib.sha256(raw).hexdigest(), files)
+             for e in document["files"] if isinstance(e, dict)]
+    return Run(folder, manifest_name, document, found.size, found.sha256, files)
 
 
-def newest_manifest_name(folder, source=None):
+def newest_manifest_name(folder: str, source: Optional[str] = None) -> str:
     """The newest manifest of ``folder`` by its stamp (of ``source`` when given)."""
     try:
-        names = [e.name for e in os.scandir(folder) if e.is_file()]
+        name = manifest.newest(folder, source)
     except OSError as e:
         raise ReportError(f"{folder} cannot be read: {e.strerror}; pass the collector's output folder") from None
-    runs = sorted((m["stamp"], n) for n in names if (m := MANIFEST_NAME.match(n)) and source in (None, m["source"]))
-    if not runs:
+    if name is None:
         raise ReportError(f"{folder} holds no manifest ({source or '<source>'}_manifest_<YYYYMMDDHHMMSS>.json): "
                           "no run completed there")
-    return runs[-1][1]
+    return name
 
 
 class _HashingReader(io.RawIOBase):

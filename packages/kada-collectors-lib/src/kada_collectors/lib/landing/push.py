@@ -12,15 +12,14 @@ The first file that does not land stops the push (the landing is then unreachabl
 us; trying the rest would only wait on more retries); the report says which files landed.
 """
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..contract import MANIFEST_NAME
+from .. import manifest
 # The validator's own checks of one run (validate_folder checks every run of a folder).
-from ..validate import ValidationReport, _check_listed_file, _check_manifest
+from ..validate import ValidationReport, check_listed_file, check_manifest
 from .base import LocalFile
 from .errors import LandingError, NothingToPush
 
@@ -64,42 +63,36 @@ class PushReport:
                 "files": [{"name": f.name, "bytes": f.bytes, "status": f.status, "error": f.error} for f in self.files]}
 
 
-def newest_manifest(folder, source=None):
+def newest_manifest(folder: str, source: Optional[str] = None) -> str:
     """The name of the newest manifest (by its stamp) in ``folder``, or raise ``NothingToPush``."""
     try:
-        names = [e.name for e in os.scandir(folder) if e.is_file()]
+        name = manifest.newest(folder, source)
     except FileNotFoundError:
         raise NothingToPush(f"{folder} does not exist: no run wrote extracts there (check 'output_path')") from None
     except OSError as e:
         raise NothingToPush(f"cannot read {folder}: {e.strerror}") from None
-    runs = sorted((m["stamp"], n) for n in names if (m := MANIFEST_NAME.match(n)) and source in (None, m["source"]))
-    if not runs:
+    if name is None:
         raise NothingToPush(f"{folder} holds no manifest ({source or '<source>'}_manifest_<YYYYMMDDHHMMSS>.json): no "
                             "run completed there, so there is nothing to push")
-    return runs[-1][1]
+    return name
 
 
-def check_run(folder, manifest_name, allow_failed=False):
+def check_run(folder: str, manifest_name: str, allow_failed: bool = False) -> manifest.ManifestOnDisk:
     """Check a run with the validator's checks; return its manifest, or raise ``NothingToPush``."""
-    try:
-        with open(os.path.join(folder, manifest_name), encoding="utf-8") as f:
-            document = json.load(f)
-    except (OSError, ValueError):
-        document = None  # the validator's check below says what is wrong with it
-    if isinstance(document, dict) and document.get("status") == "failed" and not allow_failed:
-        failed = [d.get("name") for d in document.get("databases", [])
-                  if isinstance(d, dict) and d.get("status") == "failed"]
-        raise NothingToPush(f"{manifest_name} is a failed run (database(s) {', '.join(map(str, failed))} failed), so "
-                            "nothing was pushed; re-run the collector, or push it anyway with --allow-failed")
+    run = manifest.read(os.path.join(folder, manifest_name))
+    if isinstance(run.document, dict) and run.document.get("status") == "failed" and not allow_failed:
+        failed = ", ".join(map(str, run.failed_databases()))
+        raise NothingToPush(f"{manifest_name} is a failed run (database(s) {failed} failed), so nothing was pushed; "
+                            "re-run the collector, or push it anyway with --allow-failed")
     report = ValidationReport()
-    listed = _check_manifest(folder, manifest_name, report)
-    for name, (manifest, entry) in sorted(listed.items()):
-        _check_listed_file(folder, name, manifest, entry, report)
+    listed = check_manifest(folder, manifest_name, report, run)
+    for name, (listed_by, entry) in sorted(listed.items()):
+        check_listed_file(folder, name, listed_by, entry, report)
     if not report.ok:
         problems = "\n".join(f"  - {p}" for p in report.problems)
         raise NothingToPush(f"{manifest_name} in {folder} does not match its files, so nothing was pushed "
                             f"(re-run the collector to write a fresh run):\n{problems}")
-    return document
+    return run
 
 
 def push_run(folder, store, *, manifest_name=None, source=None, allow_failed=False,
@@ -114,9 +107,9 @@ def push_run(folder, store, *, manifest_name=None, source=None, allow_failed=Fal
     started = time.monotonic()
     folder = os.fspath(folder)
     manifest_name = manifest_name or newest_manifest(folder, source)
-    document = check_run(folder, manifest_name, allow_failed)
+    run = check_run(folder, manifest_name, allow_failed)
     store.check()
-    locals_ = [LocalFile.of(os.path.join(folder, entry["name"]), entry["sha256"]) for entry in document["files"]]
+    locals_ = [LocalFile.of(os.path.join(folder, entry.name), entry.sha256) for entry in run.files]
     locals_.append(LocalFile.of(os.path.join(folder, manifest_name)))
     report = PushReport(manifest=manifest_name, destination=store.where(),
                         files=[FileOutcome(f.name, f.size) for f in locals_])
