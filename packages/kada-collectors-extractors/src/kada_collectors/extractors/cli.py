@@ -9,6 +9,7 @@ HWM (the job itself is ``job.py``; this module parses, prints and exits). Their 
 import argparse
 import logging
 import sys
+from typing import List, Optional
 
 from kada_collectors.lib.config import validate_settings
 from kada_collectors.lib.errors import CollectorError, ConfigError
@@ -185,7 +186,7 @@ def _report_command(args):
     return 0
 
 
-def postgres_extractor_main(argv=None):
+def postgres_extractor_main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="kada-postgres-extractor",
         description="Extract PostgreSQL metadata for the K data catalog, for the window since the last run.")
@@ -204,7 +205,8 @@ def postgres_extractor_main(argv=None):
     return 0
 
 
-def collector_main(argv=None):
+def _collector_parser() -> argparse.ArgumentParser:
+    """The ``kada-collector`` command line: one subcommand per tool."""
     parser = argparse.ArgumentParser(prog="kada-collector", description="Tools of the K data catalog collector.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="extract a sample database on an embedded PostgreSQL")
@@ -248,7 +250,11 @@ def collector_main(argv=None):
     report.add_argument("folder")
     report.add_argument("-o", "--output", default=None, help="write the HTML report to this file")
     report.add_argument("--manifest", default=None, help="report on this run (a manifest file name) instead of the newest")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def collector_main(argv: Optional[List[str]] = None) -> int:
+    args = _collector_parser().parse_args(argv)
     quiet = args.command in ("demo", "grants", "doctor")
     get_generic_logger("root", level=logging.WARNING if quiet else logging.INFO)
     if args.command == "grants":
