@@ -25,13 +25,15 @@ import logging
 import os
 import re
 from datetime import timedelta
+from typing import Tuple
 
 from kada_collectors.lib.config import load_config, validate_settings
 from kada_collectors.lib.errors import CollectorError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm
-from kada_collectors.lib.landing import HWMConflict, LandingError, LandingHWM, open_landing, push_run
+from kada_collectors.lib.hwm import HWMStore
+from kada_collectors.lib.landing import HWMConflict, LandingHWM, open_landing, push_run
 
-from .cli import manifest_name_of, extract
+from .job import extract, manifest_name_of, publish_window, read_window, require_landed
 from .postgres import Extractor
 from .postgres.settings import SETTINGS, validate_config
 
@@ -130,15 +132,21 @@ def _open(config):
 
 
 class VariableHWM:
-    """The HWM in an Airflow Variable ``kada_hwm_<name>`` (same format as the HWM file)."""
+    """The HWM in an Airflow Variable ``kada_hwm_<name>`` (same format as the HWM file), an
+    ``HWMStore`` whose version is the value read: publishing checks the Variable still holds it."""
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name, self.key = name, VARIABLE_PREFIX + name
+        self.version: object = None
 
-    def where(self):
+    def where(self) -> str:
         return f"Airflow Variable {self.key}"
 
-    def _read(self):
+    def read(self) -> str:
+        self.version = self._value()
+        return self.version
+
+    def _value(self) -> str:
         from airflow.sdk import Variable
         value = Variable.get(self.key, default=None)
         if value in (None, ""):
@@ -149,13 +157,12 @@ class VariableHWM:
             raise HWMError(f"{self.where()} holds {str(value)[:40]!r}, not 'YYYY-MM-DD HH:MM:SS' (UTC); set it to the "
                            "last good value, or delete it to re-extract from the beginning of time") from None
 
-    def get(self):
-        start = self._read()
-        return start, now_hwm(), start
+    def get(self) -> Tuple[str, str]:
+        return self.read(), now_hwm()
 
-    def publish(self, value, version):
+    def publish(self, value: str, version: object = None) -> str:
         from airflow.sdk import Variable
-        current = self._read()
+        current = self._value()
         if current == value:
             return self.where()
         if current != version:
@@ -165,49 +172,44 @@ class VariableHWM:
         return self.where()
 
 
-def extract_unit(unit, hwm="landing"):
+def _unit_hwm(unit: dict, hwm: str, store) -> HWMStore:
+    """Where the unit's HWM lives: an Airflow Variable, or the unit's landing area (``store``)."""
+    return VariableHWM(unit["name"]) if hwm == "variable" else LandingHWM(store, unit["name"])
+
+
+def extract_unit(unit: dict, hwm: str = "landing") -> dict:
     """Read the HWM window, then extract it; return what the next tasks need (no secret)."""
     config = unit_config(unit)
     settings, password = validate_config(config)
     _mask(password)
     store = _open(config)
     store.check()
-    if hwm == "variable":
-        start_hwm, end_hwm, version = VariableHWM(unit["name"]).get()
-    else:
-        landing_hwm = LandingHWM(store, unit["name"])
-        start_hwm, end_hwm = landing_hwm.get()
-        version = landing_hwm.version
+    start_hwm, end_hwm, version = read_window(_unit_hwm(unit, hwm, store))
     log.info("%s: extracting %s to %s", unit["name"], start_hwm, end_hwm)
     manifest = extract(Extractor(**config), start_hwm, end_hwm)
     return {**unit, "manifest": manifest_name_of(manifest), "start_hwm": start_hwm, "end_hwm": end_hwm,
             "hwm_version": version, "rows": sum(f["rows"] for f in manifest["files"])}
 
 
-def push_unit(result):
+def push_unit(result: dict) -> dict:
     """Check and push the unit's run; raise (so that the task retries) unless every file landed."""
     config = unit_config(result)
     report = push_run(config["output_path"], _open(config), manifest_name=result["manifest"])
     for f in report.files:
         log.info("%s: %s %s", result["name"], f.status, f.name)
-    if not report.ok:
-        raise LandingError(report.error or "a file did not land")
+    require_landed(report)
     return {**result, "landed": len(report.files), "destination": report.destination}
 
 
-def save_unit_hwm(result, hwm="landing"):
+def save_unit_hwm(result: dict, hwm: str = "landing") -> dict:
     """Publish the unit's HWM if nobody moved it since ``extract_unit`` read it."""
-    if hwm == "variable":
-        where = VariableHWM(result["name"]).publish(result["end_hwm"], result["start_hwm"])
-    else:
-        config = unit_config(result)
-        landing_hwm = LandingHWM(_open(config), result["name"])
-        try:
-            where = landing_hwm.publish(result["end_hwm"], version=result["hwm_version"])
-        except HWMConflict:
-            if landing_hwm.read() != result["end_hwm"]:  # not an earlier try of this very task
-                raise
-            where = landing_hwm.where()
+    store = _unit_hwm(result, hwm, None if hwm == "variable" else _open(unit_config(result)))
+    try:
+        where = publish_window(store, result["end_hwm"], result["hwm_version"])
+    except HWMConflict:
+        if store.read() != result["end_hwm"]:  # not an earlier try of this very task
+            raise
+        where = store.where()
     log.info("%s: HWM %s published to %s", result["name"], result["end_hwm"], where)
     return {"name": result["name"], "hwm": result["end_hwm"]}
 

@@ -2,31 +2,26 @@
 
 ``kada-collector push`` sends the newest run of ``output_path`` to the config's landing area;
 ``kada-collector run`` is the whole job in one command: HWM, extract, validate, push, publish the
-HWM. Their exit codes (docs/landing.md) tell a scheduler what to do.
+HWM (the job itself is ``job.py``; this module parses, prints and exits). Their exit codes
+(docs/landing.md) tell a scheduler what to do.
 """
 
 import argparse
 import logging
 import sys
-import time
-from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 from kada_collectors.lib.config import validate_settings
-from kada_collectors.lib.contract import STAMP_FORMAT, manifest_file_name
 from kada_collectors.lib.errors import CollectorError, ConfigError
-from kada_collectors.lib.hwm import parse_hwm
-from kada_collectors.lib.landing import (
-    ALREADY_LANDED, FAILED, LANDED, FileHWM, HWMConflict, LandingError, LandingHWM, NothingToPush, open_landing,
-    push_run,
-)
+from kada_collectors.lib.landing import ALREADY_LANDED, LANDED, HWMConflict, LandingError, NothingToPush, push_run
 from kada_collectors.lib.redact import redact_credentials
 from kada_collectors.lib.validate import validate_folder
 
-from .postgres import Extractor
+from .job import JobResult, load_job, open_job_landing, run_extractor, run_job
 from .postgres.extractor import SOURCE
 from .postgres.settings import SETTINGS
-from .utils import get_generic_logger, get_hwm, load_config, publish_hwm
+from .progress import Progress
+from .utils import get_generic_logger, load_config
 
 # Exit codes: 0 done; 1 the extraction failed (HWM not published); 2 bad input (config, HWM file,
 # usage, a missing optional package); 3 nothing pushable (no run, a run that fails its checks, a
@@ -42,135 +37,12 @@ DEFAULT_CONFIG = "kada_postgres_extractor_config.json"
 log = logging.getLogger("kada_collectors.cli")
 
 
-# -- the steps of a run, shared by the commands and the Airflow DAG factory ----------------------
-
-def extract(extractor, start_hwm, end_hwm):
-    """Check the connection, then extract the window; raises if any database failed."""
-    extractor.test_connection()
-    return extractor.run(start_hwm=start_hwm, end_hwm=end_hwm)
-
-
-def run_extractor(config_path, name, hwm_dir=None):
-    """The documented flow: HWM window → extract → publish the HWM only if everything succeeded."""
-    start_hwm, end_hwm = get_hwm(name, hwm_dir)
-    extractor = Extractor(**load_config(config_path))
-    extract(extractor, start_hwm, end_hwm)
-    publish_hwm(name, end_hwm, hwm_dir)
-    return start_hwm, end_hwm
-
-
-def load_job(config_path, extractor=True):
-    """The config and its ``Extractor``: the whole config (landing included) validated at once.
-
-    ``extractor=False`` validates the same settings without resolving the database password
-    (pushing needs no database), and returns None for the extractor.
-    """
-    config = load_config(config_path)
-    if not extractor:
-        validate_settings(config, SETTINGS, source="PostgreSQL collector config")
-        return config, None
-    return config, Extractor(**config)
-
-
-def open_job_landing(config, source="config"):
-    """The config's landing ``Store``; a clear ``ConfigError`` when there is no ``landing`` section."""
-    if not config.get("landing"):
-        raise ConfigError(["no 'landing' section: add one to say where to push, e.g. "
-                           '"landing": {"type": "s3", "bucket": "...", "region": "...", "prefix": "..."} '
-                           "(see docs/landing.md)"], source)
-    return open_landing(config["landing"])
-
-
-def job_hwm(config, store, name, hwm_dir=None):
-    """Where this job's HWM lives: the landing area when ``landing.hwm`` is true (seeded once from
-    a local HWM file if the landing has none yet), else the HWM file in ``hwm_dir``."""
-    if (config.get("landing") or {}).get("hwm"):
-        return LandingHWM(store, name, seed_folder=hwm_dir if hwm_dir is not None else ".")
-    return FileHWM(name, hwm_dir)
-
+# -- exit codes and the summary ---------------------------------------------------------------------
 
 def exit_code(error: CollectorError) -> int:
     """The documented exit code of an error: its class says it (``CollectorError.exit_code``), for
     these commands as for the wrapper script."""
     return error.exit_code
-
-
-# -- progress and summary -------------------------------------------------------------------------
-
-class Progress:
-    """One self-rewriting status line on stderr while files upload; silent unless stderr is a TTY."""
-
-    def __init__(self, stream=None, enabled=None):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self._line, self._file, self._label, self._sent, self._last = "", None, "", 0, 0.0
-
-    def step(self, text):
-        """A step of the job, on a line of its own (log lines may follow it)."""
-        if self.enabled:
-            self.close()
-            self.stream.write(f"==> {text}\n")
-            self.stream.flush()
-
-    def on_file(self, index, total, outcome):
-        if outcome.status in (LANDED, ALREADY_LANDED, FAILED):
-            self.close()  # the log line replaces the status line
-            log.log(logging.ERROR if outcome.status == FAILED else logging.INFO, "%s %s (%s)%s", outcome.status,
-                    outcome.name, _size(outcome.bytes), f": {outcome.error}" if outcome.error else "")
-            self._file = None
-            return
-        self._file, self._label, self._sent = outcome, f"[{index + 1}/{total}] {outcome.name}", 0
-        self._draw(force=True)
-
-    def on_bytes(self, count):
-        self._sent += count
-        self._draw()
-
-    def _draw(self, force=False):
-        if not self.enabled or self._file is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        total = max(self._file.bytes, 1)
-        sent = min(self._sent, total)
-        self._write(f"{self._label}  {100 * sent // total:3d}%  {_size(sent)} of {_size(self._file.bytes)}")
-
-    def _write(self, text):
-        width = 100
-        text = text if len(text) <= width else text[: width - 3] + "..."
-        self.stream.write("\r" + text.ljust(len(self._line)))
-        self.stream.flush()
-        self._line = text
-
-    def close(self):
-        if self.enabled and self._line:
-            self.stream.write("\r" + " " * len(self._line) + "\r")
-            self.stream.flush()
-            self._line = ""
-
-
-def _size(count):
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-
-
-@dataclass
-class JobResult:
-    """What a ``run`` did, step by step, for its summary."""
-
-    window: Optional[tuple] = None
-    manifest: Optional[dict] = None
-    manifest_name: Optional[str] = None
-    push: Optional[object] = None  # PushReport
-    hwm_where: Optional[str] = None
-    hwm_published: bool = False
-    failed_step: Optional[str] = None
-    error: Optional[str] = None
-    notes: list = field(default_factory=list)
 
 
 def _push_lines(report):
@@ -211,56 +83,6 @@ def _summary(result, code, out):
             print(f"           {line}", file=out)
         if len(lines) > 4:
             print(f"           ... ({len(lines) - 4} more line(s) in the log)", file=out)
-
-
-# -- the jobs --------------------------------------------------------------------------------------
-
-def run_job(config_path, name, hwm_dir=None, progress=None, result=None):
-    """HWM → extract → validate → push → publish the HWM; each step only if the one before succeeded.
-
-    Fills ``result`` (a ``JobResult``) as it goes; raises the first error.
-    """
-    progress = progress or Progress(enabled=False)
-    result = result if result is not None else JobResult()
-    result.failed_step = "the config"
-    config, extractor = load_job(config_path)
-    store = open_job_landing(config, source=str(config_path))
-    result.failed_step = "the landing check"
-    progress.step(f"checking the landing {store.where()}")
-    store.check()  # fail before a long extraction, not after it
-    result.failed_step = "the HWM"
-    hwm = job_hwm(config, store, name, hwm_dir)
-    result.hwm_where = hwm.where()
-    start_hwm, end_hwm = hwm.get()
-    result.window = (start_hwm, end_hwm)
-    result.failed_step = "the extraction"
-    progress.step(f"extracting {start_hwm} to {end_hwm}")
-    try:
-        result.manifest = extract(extractor, start_hwm, end_hwm)
-    except CollectorError as e:
-        result.manifest = getattr(e, "manifest", None)
-        raise
-    result.manifest_name = manifest_name_of(result.manifest)
-    result.failed_step = "the push"
-    progress.step(f"checking and pushing {result.manifest_name}")
-    try:
-        report = push_run(config["output_path"], store, manifest_name=result.manifest_name,
-                          on_file=progress.on_file, on_bytes=progress.on_bytes)
-    finally:
-        progress.close()
-    result.push = report
-    if not report.ok:
-        raise LandingError(report.error or "a file did not land")
-    result.failed_step = "publishing the HWM"
-    hwm.publish(end_hwm)
-    result.hwm_published = True
-    result.failed_step = None
-    return result
-
-
-def manifest_name_of(manifest):
-    """The file name of a run's manifest."""
-    return manifest_file_name(SOURCE, parse_hwm(manifest["window"]["end_hwm"]).strftime(STAMP_FORMAT))
 
 
 def _run_command(args):
@@ -364,7 +186,7 @@ def _report_command(args):
     return 0
 
 
-def postgres_extractor_main(argv=None):
+def postgres_extractor_main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="kada-postgres-extractor",
         description="Extract PostgreSQL metadata for the K data catalog, for the window since the last run.")
@@ -383,7 +205,8 @@ def postgres_extractor_main(argv=None):
     return 0
 
 
-def collector_main(argv=None):
+def _collector_parser() -> argparse.ArgumentParser:
+    """The ``kada-collector`` command line: one subcommand per tool."""
     parser = argparse.ArgumentParser(prog="kada-collector", description="Tools of the K data catalog collector.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="extract a sample database on an embedded PostgreSQL")
@@ -427,7 +250,11 @@ def collector_main(argv=None):
     report.add_argument("folder")
     report.add_argument("-o", "--output", default=None, help="write the HTML report to this file")
     report.add_argument("--manifest", default=None, help="report on this run (a manifest file name) instead of the newest")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def collector_main(argv: Optional[List[str]] = None) -> int:
+    args = _collector_parser().parse_args(argv)
     quiet = args.command in ("demo", "grants", "doctor")
     get_generic_logger("root", level=logging.WARNING if quiet else logging.INFO)
     if args.command == "grants":

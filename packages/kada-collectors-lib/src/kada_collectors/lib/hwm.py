@@ -9,6 +9,7 @@ skip) a window without anyone noticing.
 import os
 import re
 from datetime import datetime, timezone
+from typing import Optional, Protocol, Tuple
 
 from .errors import HWMError
 from .files import atomic_write
@@ -44,6 +45,47 @@ def format_hwm(moment):
 
 def now_hwm():
     return datetime.now(timezone.utc).strftime(HWM_FORMAT)
+
+
+class HWMStore(Protocol):
+    """Where a run's HWM is kept: this host's file (``FileHWM``), the landing area
+    (``lib.landing.LandingHWM``) or an Airflow Variable (``extractors.airflow.VariableHWM``).
+
+    ``read`` returns the published HWM (or the beginning of time) and remembers its ``version``;
+    ``publish`` writes the next start only if the HWM is still at that version, so of two runs
+    racing on one source only one advances it (a store without versions ignores it).
+    """
+
+    version: object
+
+    def where(self) -> str: ...
+
+    def read(self) -> str: ...
+
+    def get(self) -> Tuple[str, str]: ...
+
+    def publish(self, value: str, version: object = ...) -> str: ...
+
+
+class FileHWM:
+    """The HWM file in a folder of this host (``get_hwm``/``publish_hwm``): the collector's default."""
+
+    def __init__(self, name: str, folder: Optional[str] = None) -> None:
+        self.name, self.folder = name, folder
+        self.version: object = None
+
+    def where(self) -> str:
+        return hwm_path(self.name, self.folder)
+
+    def read(self) -> str:
+        return get_hwm(self.name, self.folder)[0]
+
+    def get(self) -> Tuple[str, str]:
+        """``(start_hwm, end_hwm)``: the published HWM (or the beginning of time) and now, UTC."""
+        return get_hwm(self.name, self.folder)
+
+    def publish(self, value: str, version: object = None) -> str:
+        return publish_hwm(self.name, value, self.folder)
 
 
 def get_hwm(prefix, file_path=None):

@@ -1,4 +1,5 @@
-"""Where a run's high water mark is kept: the working folder's file, or the landing area.
+"""The HWM kept in the landing area: ``LandingHWM``, an ``HWMStore`` (``lib.hwm``) like the
+working folder's ``FileHWM`` (defined in ``lib.hwm``, importable from here too).
 
 Both hold the same thing, one line ``YYYY-MM-DD HH:MM:SS`` (UTC) named ``<name>_hwm.txt``
 (``lib.hwm``). In the landing area the HWM survives the host: a collector on a fresh machine
@@ -10,54 +11,39 @@ the other gets ``HWMConflict``.
 
 import logging
 import os
+from typing import Optional, Tuple
 
 from ..errors import HWMError
-from ..hwm import BEGINNING_OF_TIME, format_hwm, get_hwm, hwm_path, now_hwm, parse_hwm, publish_hwm
+from ..hwm import BEGINNING_OF_TIME, FileHWM, format_hwm, get_hwm, hwm_path, now_hwm, parse_hwm
+from .base import Store
 from .errors import HWMConflict
 
 log = logging.getLogger(__name__)
 _UNREAD = object()
 
 
-def hwm_name(name):
+def hwm_name(name: str) -> str:
     """The HWM file name of ``name`` (validated as ``lib.hwm`` does)."""
     return os.path.basename(hwm_path(name, ""))
 
 
-class FileHWM:
-    """The HWM file in a folder of this host (``lib.hwm``): the collector's default."""
-
-    def __init__(self, name, folder=None):
-        self.name, self.folder = name, folder
-        self.version = None
-
-    def where(self):
-        return hwm_path(self.name, self.folder)
-
-    def get(self):
-        return get_hwm(self.name, self.folder)
-
-    def publish(self, value, version=None):
-        return publish_hwm(self.name, value, self.folder)
-
-
 class LandingHWM:
-    """The HWM in the landing area, published only if nobody changed it since it was read.
+    """The HWM in the landing area (an ``HWMStore``), published only if nobody changed it since it was read.
 
     ``seed_folder``: where a previous host kept its HWM file; used once, when the landing has
     none yet, so moving the HWM to the landing area does not restart from the beginning of time.
     """
 
-    def __init__(self, store, name, seed_folder=None):
+    def __init__(self, store: Store, name: str, seed_folder: Optional[str] = None) -> None:
         self.store, self.name, self.seed_folder = store, name, seed_folder
         self.key = hwm_name(name)
         self.version = _UNREAD
         self.start = None
 
-    def where(self):
+    def where(self) -> str:
         return self.store.where(self.key)
 
-    def read(self):
+    def read(self) -> str:
         """The published HWM (or the seed, or the beginning of time); remembers its version."""
         text, self.version = self.store.read_text(self.key)
         if text is None:
@@ -77,11 +63,11 @@ class LandingHWM:
         self.start = start
         return start
 
-    def get(self):
+    def get(self) -> Tuple[str, str]:
         """``(start_hwm, end_hwm)`` as ``lib.hwm.get_hwm``: the published HWM and now (UTC)."""
         return self.read(), now_hwm()
 
-    def publish(self, value, version=_UNREAD):
+    def publish(self, value: str, version: object = _UNREAD) -> str:
         """Write ``value`` if the HWM is still at ``version`` (default: the version ``get`` read).
 
         A version travels between processes as a string (an S3/Azure ETag, a file's SHA-256), or
