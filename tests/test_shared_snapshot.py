@@ -42,24 +42,26 @@ def both(*hooks):
 
 def test_shared_snapshot_hides_what_committed_after_the_export(shop, tmp_path):
     """A helper that adopted the snapshot sees the catalog as the exporting session does, not as it is now."""
-    settings, password = validate_config(extractor_config(shop, [SHOP], tmp_path))
-    first, _ = open_helpers(settings, password, SHOP, 1)
-    helpers, problems = open_helpers(settings, password, SHOP, 1)
+    database = "shared_snapshot"  # its own: a table made here would change the sample database's size
+    shop.create_database(database)
+    settings, password = validate_config(extractor_config(shop, [database], tmp_path))
+    first, _ = open_helpers(settings, password, database, 1)
+    helpers, problems = open_helpers(settings, password, database, 1)
     try:
         assert len(first) == len(helpers) == 1 and problems == []
         (conn,) = first
         adopted, refused = share_snapshot(conn, helpers)
         assert len(adopted) == 1 and refused == []
-        shop.execute("CREATE TABLE public.created_after_export (id int)", SHOP)
+        shop.execute("CREATE TABLE public.created_after_export (id int)", database)
         seen = "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'created_after_export'"
         assert conn.execute(seen).fetchone()[0] == 0
         assert adopted[0].execute(seen).fetchone()[0] == 0, "the helper reads the exported snapshot"
-        with psycopg.connect(shop.dsn(SHOP), autocommit=True) as fresh:
+        with psycopg.connect(shop.dsn(database), autocommit=True) as fresh:
             assert fresh.execute(seen).fetchone()[0] == 1
     finally:
         for c in first + helpers:
             c.close()
-        shop.execute("DROP TABLE IF EXISTS public.created_after_export", SHOP)
+        shop.drop_database(database)
 
 
 def test_one_database_read_by_two_sessions_gives_what_one_session_gives(shop, tmp_path):

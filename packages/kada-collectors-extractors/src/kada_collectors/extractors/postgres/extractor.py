@@ -465,8 +465,11 @@ class Extractor:
                             lineage.release()  # its relation catalog is not needed any more
                     return warnings
 
+                current = "the check for kinds the database holds none of"
+                absent = self._absent(conn)
+                statements = [statement for statement in NAMED_STATEMENTS if statement.name not in absent]
                 try:
-                    left_out = run_lanes(lanes, NAMED_STATEMENTS, set(parsers), read)
+                    left_out = run_lanes(lanes, statements, set(parsers), read)
                 except LaneFailed as failed:
                     # A standby's recovery conflict ends every session of the snapshot: the others
                     # may only have seen their connection lost.
@@ -482,6 +485,17 @@ class Extractor:
         except psycopg.Error as e:
             raise self._failure(e, conn, dbname, current, standby) from None
         return warnings, len(lanes)
+
+    def _absent(self, conn):
+        """The shipped statements whose kinds the database holds none of (``NamedStatement.present``
+        false): their rows would be none, and they are not run. One query for them all."""
+        checks = [s for s in NAMED_STATEMENTS if s.present and self._statements.is_shipped(s.name)]
+        if not checks:
+            return set()
+        query = "SELECT " + ", ".join(f"({s.present}) AS {s.name}" for s in checks)
+        with conn.transaction(SAVEPOINT, force_rollback=True):
+            found = conn.execute(tagged(query)).fetchone()
+        return {s.name for s, present in zip(checks, found) if not present}
 
     def _failure(self, error, conn, dbname, current, standby=False):
         """What a database error while running ``current`` on ``conn`` means: the exception to raise."""
