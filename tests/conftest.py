@@ -78,13 +78,20 @@ LOW_PRIVILEGE_USER = "kada_collector_ro"
 def shop(pg_server: PgServer) -> PgServer:
     """``pg_server`` with the sample schema and the awkward names loaded into database ``shop``,
     and the low-privilege collector role created."""
-    if not getattr(pg_server, "_shop_loaded", False):
-        pg_server.create_database(SHOP)
-        pg_server.run_sample_file(SAMPLE_SCHEMA, SHOP)
-        pg_server.run_sample_file(AWKWARD_NAMES, SHOP)
-        create_low_privilege_role(pg_server)
-        pg_server._shop_loaded = True
-    return pg_server
+    return database_once(pg_server, SHOP, SAMPLE_SCHEMA, AWKWARD_NAMES, sample=True)
+
+
+def database_once(server: PgServer, name: str, *files: Path, sample: bool = False) -> PgServer:
+    """``server`` with database ``name`` made from ``files`` (once per server; ``sample``: files
+    written for the newest major, see ``PgServer.run_sample_file``) and the collector's role."""
+    loaded = server.__dict__.setdefault("_databases_loaded", set())
+    if name not in loaded:
+        server.create_database(name)
+        for path in files:
+            (server.run_sample_file if sample else server.run_sql_file)(path, name)
+        create_low_privilege_role(server)
+        loaded.add(name)
+    return server
 
 
 def create_low_privilege_role(server: PgServer) -> None:

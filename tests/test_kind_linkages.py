@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collect import HOST, Extract, run_extract
-from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
+from conftest import LOW_PRIVILEGE_USER, database_once
 from kada_collectors.lib.validate import validate_folder
 from servers import PgServer
 from test_kinds_governance import FIXTURE
@@ -25,13 +25,7 @@ SECRETS = (*FIXTURE_SECRETS, "UriSecret-3e1f")
 
 def linkages_db(server: PgServer) -> PgServer:
     """``server`` with the governance fixture and this file's additions in database ``kind_linkages``."""
-    if not getattr(server, "_kind_linkages_loaded", False):
-        server.create_database(DB)
-        server.run_sql_file(FIXTURE, DB)
-        server.run_sql_file(EXTRA, DB)
-        create_low_privilege_role(server)
-        server._kind_linkages_loaded = True
-    return server
+    return database_once(server, DB, FIXTURE, EXTRA)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from collect import HOST, run_extract
-from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
+from conftest import LOW_PRIVILEGE_USER, database_once
 from kada_collectors.extractors.postgres.pg_dump_kinds import MATCHES, extract_counts, toc_counts
 from kada_collectors.extractors.report import build_report, open_run, render_html, summary_lines
 from kada_collectors.lib.validate import validate_folder
@@ -30,13 +30,7 @@ PREFIX = f'"{HOST}".{DB}.'
 @pytest.fixture(scope="session")
 def every_kind(pg_server):
     """``pg_server`` with database ``every_kind`` made from every every_kind_*.sql."""
-    if not getattr(pg_server, "_every_kind_loaded", False):
-        pg_server.create_database(DB)
-        for path in FIXTURES:
-            pg_server.run_sql_file(path, DB)
-        create_low_privilege_role(pg_server)
-        pg_server._every_kind_loaded = True
-    return pg_server
+    return database_once(pg_server, DB, *FIXTURES)
 
 
 @pytest.fixture(scope="session")

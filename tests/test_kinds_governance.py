@@ -13,7 +13,7 @@ import pytest
 from psycopg import IsolationLevel
 
 from collect import HOST, Extract, extractor_config, read_extract, run_extract
-from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
+from conftest import LOW_PRIVILEGE_USER, database_once
 from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.extractors.postgres.pg_dump_kinds import compare, extract_counts, toc_counts
 from kada_collectors.extractors.report import build_report, open_run
@@ -37,12 +37,7 @@ SECRETS = ("SubscriptionSecret-7f3a", "MappingSecret-c4d2", "ServerSecret-91be",
 
 def governance_db(server: PgServer) -> PgServer:
     """``server`` with the fixture loaded into database ``governance`` (once per server)."""
-    if not getattr(server, "_governance_loaded", False):
-        server.create_database(DB)
-        server.run_sql_file(FIXTURE, DB)
-        create_low_privilege_role(server)
-        server._governance_loaded = True
-    return server
+    return database_once(server, DB, FIXTURE)
 
 
 @pytest.fixture(scope="session")

@@ -404,9 +404,9 @@ class Extractor:
     def _extract_snapshot(self, dbname, parts, events, window, sessions=1, short=False, batched=False):
         """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot, over
         up to ``sessions`` sessions sharing it (shared_snapshot.py). ``short``: one snapshot per
-        statement, in one session; ``batched``: every
-        statement that deparses in batches (see statements.py). Returns the server version, the
-        warnings, whether the server is a standby and how many sessions read the database."""
+        statement, in one session; ``batched``: every statement that deparses in batches (see
+        statements.py). Returns the server version, the warnings, whether the server is a standby
+        and how many sessions read the database."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
             server_version = conn.info.parameter_status("server_version")
@@ -503,15 +503,14 @@ class Extractor:
             return StatementFailed(explain_query_error(error, current, self._settings), retryable=True,
                                    recovery_conflict=True)
         if conn.broken or conn.closed:
+            said = redact_credentials(" ".join(str(error).split()))
             if standby:  # a conflict ends every session of the snapshot: only one may have been told why
                 return StatementFailed(
-                    f"the standby ended the session while {current} ran (a recovery conflict, most likely: "
-                    f"{redact_credentials(_lost(error))}); raise max_standby_streaming_delay or turn on "
-                    "hot_standby_feedback on the replica (RDS: its parameter group), or extract from the primary",
-                    retryable=True, recovery_conflict=True)
-            return DatabaseUnavailable(
-                f"lost the connection to database {dbname!r} while running {current} (was the database "
-                f"dropped or the server restarted?): {redact_credentials(_lost(error))}")
+                    f"the standby ended the session while {current} ran (a recovery conflict, most likely: {said}); "
+                    "raise max_standby_streaming_delay or turn on hot_standby_feedback on the replica (RDS: its "
+                    "parameter group), or extract from the primary", retryable=True, recovery_conflict=True)
+            return DatabaseUnavailable(f"lost the connection to database {dbname!r} while running {current} (was "
+                                       f"the database dropped or the server restarted?): {said}")
         changed = is_vanished_object(error) or is_ddl_deadlock(error)
         return StatementFailed(explain_query_error(error, current, self._settings),
                                retryable=changed or isinstance(error, RETRYABLE), catalog_changed=changed)
@@ -708,11 +707,6 @@ def _redacted(text, trigger):
         text, sql.Literal(trigger), sql.Literal(SQL_KEY_ANCHORS), sql.Literal(SQL_SHAPE_ANCHORS), caseless,
         *(sql.SQL("regexp_replace({}, {}, {}, 'g')").format(t, sql.Literal(SQL_CASED), sql.Literal(REDACTED))
           for t in (caseless, text)))
-
-
-def _lost(error):
-    """What the driver said of a lost connection, on one line."""
-    return " ".join(str(error).split())
 
 
 def _not_diffed(databases, start_hwm, snapshot_path):
