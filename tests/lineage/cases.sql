@@ -99,6 +99,12 @@ SELECT email, o.amount
 FROM lin.customers c JOIN lin.orders o ON o.customer_id = c.id JOIN lin.staging_customers s USING (email);
 -- A whole row as a value: from the relation itself.
 CREATE VIEW lin.v_whole_row AS SELECT c.id, row_to_json(c.*) AS doc FROM lin.customers c;
+-- A join's alias naming columns of the tables joined under it: which table holds each is in
+-- their columns, not in the definition.
+CREATE VIEW lin.v_join_alias AS
+SELECT j.email, j.amount, k.name
+FROM (lin.customers c JOIN lin.orders o ON o.customer_id = c.id) j
+     JOIN (lin.employees e CROSS JOIN lin.order_archive a) k ON k.manager_id = j.customer_id;
 -- DO INSTEAD rules on a view: its lineage is its SELECT's, each edge once.
 CREATE VIEW lin.v_ruled AS SELECT id, amount FROM lin.orders;
 CREATE RULE v_ruled_insert AS ON INSERT TO lin.v_ruled

@@ -478,6 +478,8 @@ class Extractor:
                     if isinstance(error, psycopg.Error):
                         raise self._failure(error, lane.conn, dbname, lane.current, standby) from None
                     raise error
+                current = "the columns of relations joined under an alias"
+                lineage.resolve_deferred(conn)
                 current = "the change events"
                 warnings = events.write()
                 current = "the check for unknown object kinds"

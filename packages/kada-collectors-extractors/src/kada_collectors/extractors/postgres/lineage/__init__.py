@@ -15,7 +15,7 @@ from kada_collectors.lib.contract import EXTRACT_COLUMNS
 
 from .names import RelationCatalog, quote_ident
 from .routines import routine_lineage
-from .views import WHOLE_ROW, UnresolvedName, view_column_lineage
+from .views import WHOLE_ROW, AmbiguousJoinColumn, UnresolvedName, view_column_lineage
 
 log = logging.getLogger(__name__)
 EVIDENCE = "PARSED_DEFINITION"
@@ -29,6 +29,7 @@ class DefinitionLineage:
         self.host, self.dbname, self._emit = host, dbname, emit
         self.warnings = []
         self.dynamic_routines = 0
+        self._deferred = []  # views whose columns wait for resolve_deferred
 
     def on_view(self, texts):
         row = dict(zip(METADATA_COLUMNS, texts))
@@ -36,9 +37,37 @@ class DefinitionLineage:
             return
         try:
             outputs = view_column_lineage(row["DEFINITION"], self.catalog)
+        except AmbiguousJoinColumn:
+            # The session is streaming the views: the columns it needs are looked up afterwards.
+            self._deferred.append(row)
+            return
         except (ParseError, UnresolvedName) as e:
             self._not_parsed(row, e)
             return
+        self._view_edges(row, outputs)
+
+    def resolve_deferred(self, conn):
+        """Parse again the views a join's alias made ambiguous, with the columns of the relations
+        they join looked up over ``conn`` (in the database's snapshot, once its statements ran)."""
+        known = {}
+        for row in self._deferred:
+            try:
+                self._view_edges(row, self._with_columns(row["DEFINITION"], known, conn))
+            except UnresolvedName as e:
+                self._not_parsed(row, e)
+        self._deferred = []
+        self.catalog = None
+
+    def _with_columns(self, definition, known, conn):
+        """A view's column lineage, looking up the columns of each relation it names ambiguously
+        until none is left (each round adds relations not yet looked up, so it ends)."""
+        while True:
+            try:
+                return view_column_lineage(definition, self.catalog, known)
+            except AmbiguousJoinColumn as e:
+                known.update(RelationCatalog.columns(conn, e.relations))
+
+    def _view_edges(self, row, outputs):
         for column, sources in outputs:
             target = f"{row['OBJECT_ID']}.{quote_ident(column)}"
             for source, transform in sorted(sources.items(), key=lambda s: (s[0].relation.object_id, s[0].column)):
@@ -77,8 +106,10 @@ class DefinitionLineage:
                        {"via": row["OBJECT_ID"], "statements": sorted(kinds), **unresolved})
 
     def release(self):
-        """Drop the relation catalog once the definitions are parsed (memory)."""
-        self.catalog = None
+        """Drop the relation catalog once the definitions are parsed (memory), unless views wait
+        for resolve_deferred."""
+        if not self._deferred:
+            self.catalog = None
 
     def finish(self):
         """Warnings for the manifest, once the database is done."""

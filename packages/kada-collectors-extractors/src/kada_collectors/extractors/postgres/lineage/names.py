@@ -25,12 +25,15 @@ class Relation:
     object_type: str  # as in metadata: TABLE, VIEW, ...
     object_id: str
     extension: Optional[str]  # the extension it belongs to (then it is not in metadata)
+    schema: str
+    name: str
 
 
 RELATION_TYPES = {"r": "TABLE", "p": "PARTITIONED_TABLE", "v": "VIEW", "m": "MATERIALIZED_VIEW", "f": "FOREIGN_TABLE"}
 
 # Relations only, not their columns: the deparsed definitions name each column unambiguously
-# (qualified wherever two relations are in scope, whole rows as t.*), and memory must not grow
+# (qualified wherever two relations are in scope, whole rows as t.*) but through a join's alias,
+# whose few relations have their columns looked up (RELATION_COLUMNS_SQL); memory must not grow
 # with every column of the database.
 RELATIONS_SQL = tagged("""
 SELECT n.nspname, c.relname, c.relkind::text, x.extname
@@ -41,6 +44,13 @@ LEFT JOIN pg_extension x ON x.oid = xd.refobjid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
+""")
+RELATION_COLUMNS_SQL = tagged("""
+SELECT n.nspname, c.relname, a.attname
+FROM unnest(%s::text[], %s::text[]) AS wanted (nspname, relname)
+JOIN pg_namespace n ON n.nspname = wanted.nspname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.relname
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 """)
 DATABASE_ID_SQL = tagged("SELECT quote_ident(%(host)s) || '.' || quote_ident(current_database())")
 DEFAULT_SEARCH_PATH_SQL = tagged("SELECT reset_val FROM pg_settings WHERE name = 'search_path'")
@@ -86,7 +96,17 @@ class RelationCatalog:
             return None
         kind, extension = (entry, None) if isinstance(entry, str) else entry
         return Relation(RELATION_TYPES[kind], f"{self._database_id}.{quote_ident(schema)}.{quote_ident(name)}",
-                        extension)
+                        extension, schema, name)
+
+    @staticmethod
+    def columns(conn, relations):
+        """{(schema, name): column names} of ``relations``: looked up only for the few a definition
+        names ambiguously (a join's alias), as the catalog keeps no columns."""
+        known = {(r.schema, r.name): set() for r in relations}
+        schemas, names = zip(*known) if known else ((), ())
+        for schema, name, column in conn.execute(RELATION_COLUMNS_SQL, [list(schemas), list(names)]):
+            known[schema, name].add(column)
+        return known
 
 
 def parse_search_path(setting, owner=None):

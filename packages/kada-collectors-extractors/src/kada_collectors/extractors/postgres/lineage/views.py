@@ -23,6 +23,7 @@ The tree is read as plain data (see tree.py).
 from dataclasses import dataclass, field
 
 from . import tree
+from .names import Relation
 
 DIRECT, EXPRESSION = "direct", "expression"
 WHOLE_ROW = "*"
@@ -43,6 +44,16 @@ class UnresolvedName(Exception):
     """A name in a definition that matches nothing in scope."""
 
 
+class AmbiguousJoinColumn(UnresolvedName):
+    """A column named through a join's alias (``SELECT j.y FROM (a JOIN b ON ...) j``) that more
+    than one relation below the join could hold. The relation catalog keeps no columns (memory):
+    the caller looks up the columns of ``relations`` and parses again with them known."""
+
+    def __init__(self, message, relations):
+        super().__init__(message)
+        self.relations = relations
+
+
 @dataclass
 class Derived:
     """A FROM item the query computes (subquery, CTE, VALUES): its output columns in order, each
@@ -59,6 +70,14 @@ class Derived:
         return merged
 
 
+@dataclass(frozen=True)
+class SystemRelation:
+    """A relation the catalog does not hold (pg_catalog's, information_schema's): read, but not
+    lineage. The deparse leaves pg_catalog unqualified."""
+    schema: str
+    name: str
+
+
 @dataclass
 class FunctionItem:
     """A function in FROM: any column of it comes from the function's arguments."""
@@ -71,15 +90,20 @@ class JoinItem:
     (name -> sources). Named when it has an alias (``(a JOIN b USING (id)) j``)."""
     items: list
     merged: dict
+    known: dict = field(default_factory=dict)  # (schema, name) -> column names, of relations looked up
 
     def column(self, name):
         """The sources of ``name`` seen from above the join, or None when no item below has it."""
         if name in self.merged:
             return _merged_sources(self.merged[name])
-        holders = [item for item in self.items if _has(item, name)]
+        holders = [item for item in self.items if _has(item, name, self.known)]
         if len(holders) > 1:
-            raise UnresolvedName(f"column {name} of a join: more than one of its relations could hold it, and the "
-                                 "relation catalog does not list columns")
+            unknown = [item for item in holders
+                       if isinstance(item, (Relation, SystemRelation)) and (item.schema, item.name) not in self.known]
+            message = f"column {name} of a join: more than one of its relations could hold it"
+            if unknown:
+                raise AmbiguousJoinColumn(f"{message} (their columns were not looked up)", unknown)
+            raise UnresolvedName(f"{message} ({', '.join(_describe(item) for item in holders)})")
         return _column_of(holders[0], name) if holders else None
 
 
@@ -95,7 +119,7 @@ class Scope:
     def __init__(self, parent=None, ctes=None):
         self.parent = parent
         self.ctes = dict(ctes if ctes is not None else (parent.ctes if parent else {}))
-        # alias -> Relation | Derived | FunctionItem | JoinItem | NotUnderstood | None (a system relation)
+        # alias -> Relation | SystemRelation | Derived | FunctionItem | JoinItem | NotUnderstood
         self.items = {}
         self.merged = {}  # columns merged by JOIN ... USING, named unqualified: name -> sources
 
@@ -109,10 +133,13 @@ class Scope:
         raise UnresolvedName(f"{named}: no FROM item, subquery or CTE named {alias} is in scope")
 
 
-def view_column_lineage(definition, catalog):
-    """[(output column, {SourceColumn: kind})] of a view definition; raises on unparsable SQL."""
+def view_column_lineage(definition, catalog, known_columns=None):
+    """[(output column, {SourceColumn: kind})] of a view definition; raises on unparsable SQL.
+
+    ``known_columns`` ({(schema, relation): its column names}) resolves the columns a join's
+    alias names (see AmbiguousJoinColumn)."""
     (statement,) = tree.parse(definition)
-    return _Resolver(catalog).select(statement["SelectStmt"], None)
+    return _Resolver(catalog, known_columns or {}).select(statement["SelectStmt"], None)
 
 
 def merge(into, sources, kind=None):
@@ -127,8 +154,9 @@ def _is_star(column_ref):
 
 
 class _Resolver:
-    def __init__(self, catalog):
+    def __init__(self, catalog, known_columns):
         self.catalog = catalog
+        self.known = known_columns
 
     # -- queries -------------------------------------------------------------------------------
     def select(self, stmt, outer):
@@ -190,7 +218,7 @@ class _Resolver:
             if schema is None and name in scope.ctes:
                 found = scope.ctes[name]
             else:
-                found = self.catalog.lookup(schema, name)
+                found = self.catalog.lookup(schema, name) or SystemRelation(schema or "pg_catalog", name)
             found = _renamed(found, tree.names(alias.get("colnames", ()))) if alias else found
             scope.items[alias["aliasname"] if alias else name] = found
             return JoinItem([found], {})
@@ -235,7 +263,7 @@ class _Resolver:
             except UnresolvedName as e:
                 merged[name] = e  # an error only if the query names the merged column
         scope.merged.update({name: merged[name] for name in using})
-        joined = JoinItem(left.items + right.items, merged)
+        joined = JoinItem(left.items + right.items, merged, self.known)
         if "join_using_alias" in join:  # USING (...) AS x: x has the merged columns alone
             scope.items[join["join_using_alias"]["aliasname"]] = Derived([(n, _merged_sources(merged[n])) for n in using])
         if "alias" in join:
@@ -320,7 +348,7 @@ class _Resolver:
         while level:
             if column in level.merged:
                 return _merged_sources(level.merged[column])
-            holders = [(alias, item) for alias, item in level.items.items() if _has(item, column)]
+            holders = [(alias, item) for alias, item in level.items.items() if _has(item, column, self.known)]
             if len(holders) == 1:
                 return _column_of(holders[0][1], column, holders[0][0])
             if len(holders) > 1:
@@ -339,7 +367,7 @@ class _Resolver:
             return dict.fromkeys(item.sources, EXPRESSION)
         if isinstance(item, NotUnderstood):
             raise UnresolvedName(f"a whole row of a {item.kind} in FROM, which is not understood")
-        return {SourceColumn(item, WHOLE_ROW): EXPRESSION} if item is not None else {}
+        return {SourceColumn(item, WHOLE_ROW): EXPRESSION} if isinstance(item, Relation) else {}
 
     @staticmethod
     def _star(qualifier, scope):
@@ -349,21 +377,27 @@ class _Resolver:
         return [(name, dict(sources)) for item in items if isinstance(item, Derived) for name, sources in item.columns]
 
 
-def _has(item, column):
-    """Whether ``item`` can hold ``column``; a relation can hold any (the deparse leaves a column
-    unqualified only when one relation is in scope)."""
-    if item is None:
-        return False
+def _has(item, column, known):
+    """Whether ``item`` can hold ``column``; a relation whose columns are not ``known`` can hold any
+    (the deparse leaves a column unqualified only when one relation is in scope)."""
     if isinstance(item, Derived):
         return item.column(column) is not None
     if isinstance(item, JoinItem):
-        return column in item.merged or any(_has(i, column) for i in item.items)
+        return column in item.merged or any(_has(i, column, known) for i in item.items)
+    if isinstance(item, (Relation, SystemRelation)) and (item.schema, item.name) in known:
+        return column in known[item.schema, item.name]
     return True
 
 
+def _describe(item):
+    if isinstance(item, (Relation, SystemRelation)):
+        return f"{item.schema}.{item.name}"
+    return {Derived: "a subquery or CTE", FunctionItem: "a function in FROM"}.get(type(item), "a FROM item")
+
+
 def _column_of(item, column, alias="?"):
-    if item is None:
-        return {}  # a system relation: not lineage
+    if isinstance(item, SystemRelation):
+        return {}  # not lineage
     if isinstance(item, (Derived, JoinItem)):
         sources = item.column(column)
         if sources is None:
