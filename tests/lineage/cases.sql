@@ -105,6 +105,9 @@ CREATE VIEW lin.v_join_alias AS
 SELECT j.email, j.amount, k.name
 FROM (lin.customers c JOIN lin.orders o ON o.customer_id = c.id) j
      JOIN (lin.employees e CROSS JOIN lin.order_archive a) k ON k.manager_id = j.customer_id;
+-- A system catalog in a subquery: its columns are not lineage (nor columns of the outer query's table).
+CREATE VIEW lin.v_catalog AS
+SELECT c.id, (SELECT relname FROM pg_catalog.pg_class WHERE oid = c.id::oid) AS rel FROM lin.customers c;
 -- DO INSTEAD rules on a view: its lineage is its SELECT's, each edge once.
 CREATE VIEW lin.v_ruled AS SELECT id, amount FROM lin.orders;
 CREATE RULE v_ruled_insert AS ON INSERT TO lin.v_ruled
