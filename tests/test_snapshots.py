@@ -1,6 +1,9 @@
 """The snapshot store on its own: objects kept by bucket and compared bucket by bucket."""
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 from kada_collectors.lib import snapshots
 from kada_collectors.lib.snapshots import SnapshotStore
@@ -67,4 +70,25 @@ def test_a_file_of_another_layout_is_rebuilt(tmp_path):
     store.close()
     store = SnapshotStore(path)
     assert store.find(*KEY, "2026-01-01 00:00:00") is None
+    store.close()
+
+
+def test_a_closed_store_is_one_file_and_a_killed_one_keeps_what_it_completed(tmp_path):
+    """Commits go to a write-ahead log synced at the checkpoint as the store closes: closed, the
+    store is its file alone; a process that dies without closing leaves its log, and the next
+    store to open the file finds the completed snapshot in it."""
+    path = tmp_path / "s.sqlite"
+    store = SnapshotStore(path)
+    saved(store, "2026-01-01 00:00:00", catalog(3))
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite"]
+
+    script = ("import os, sys; sys.path[:0] = [sys.argv[2]]; from test_snapshots import SnapshotStore, saved, "
+              "catalog; store = SnapshotStore(sys.argv[1]); saved(store, '2026-01-02 00:00:00', catalog(5)); "
+              "os._exit(0)")
+    subprocess.run([sys.executable, "-c", script, str(path), str(Path(__file__).parent)], check=True, timeout=60)
+    assert (tmp_path / "s.sqlite-wal").exists(), "the killed process left its log"
+    store = SnapshotStore(path)
+    snapshot = store.find(*KEY, "2026-01-02 00:00:00")
+    assert snapshot is not None and len(list(store.objects(snapshot))) == 5
     store.close()
