@@ -230,6 +230,12 @@ def test_a_server_with_more_databases_than_airflow_maps_fails_when_the_dag_is_pa
     assert "lists 2 databases" in error and "max_map_length = 1" in error and "AIRFLOW__CORE__MAX_MAP_LENGTH=2" in error
 
 
+def test_an_argument_neither_the_dag_nor_its_tasks_take_is_refused_naming_it(airflow, fleet, tmp_path):
+    (tmp_path / "kada_typo_dag.py").write_text(FLEET_DAG.replace('queue="collectors"', 'queue="collectors", qeue="x"'))
+    error, = describe(airflow, {**fleet, "dags": tmp_path})["errors"]
+    assert "unknown argument(s) qeue" in error
+
+
 def test_the_pools_command_creates_the_pools_in_airflow(airflow, fleet):
     printed = subprocess.run([str(airflow["venv"] / "bin" / "python"), "-m", "kada_collectors.extractors.airflow",
                               "pools", str(fleet["configs"])], capture_output=True, text=True, timeout=120)

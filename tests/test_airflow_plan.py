@@ -1,4 +1,5 @@
-"""The DAG factory's module without Airflow: it imports, says what is missing, plans units and\npools, and tells the failures no retry fixes from the others."""
+"""The DAG factory's module without Airflow: it imports, says what is missing, plans units and
+pools, and tells the failures no retry fixes from the others."""
 
 import importlib.util
 import json
@@ -92,7 +93,8 @@ def test_the_pools_command_prints_one_pool_per_server_sized_by_its_max_connectio
 def test_a_server_with_more_databases_than_airflow_maps_is_refused_naming_the_setting(tmp_path):
     write(tmp_path, "sales", databases=["a", "b", "c"])
     write(tmp_path, "hr", databases=["a", "b"])
-    assert [(s.name, s.units) for s in factory.fleet(tmp_path, "database", max_map_length=3)] == [("hr", 2), ("sales", 3)]
+    servers = factory.fleet(tmp_path, "database", max_map_length=3)
+    assert [(s.name, s.units) for s in servers] == [("hr", 2), ("sales", 3)]
     with pytest.raises(CollectorError, match=r"sales.json lists 3 databases.*max_map_length = 2.*"
                                              r"AIRFLOW__CORE__MAX_MAP_LENGTH=3"):
         factory.fleet(tmp_path, "database", max_map_length=2)

@@ -234,9 +234,9 @@ def save_unit_hwm(result: dict, hwm: str = "landing") -> dict:
 # -- the DAG --------------------------------------------------------------------------------------------
 
 # The tasks' settings unless the caller's ``default_args`` or keyword arguments say otherwise: a
-# transient failure (a restart, a network blip) is retried after 1 then 2 minutes, so a run with
-# one broken database ends within minutes; a permanent one (a missing database, no CONNECT, a bad
-# config) is not retried at all (``_step``).
+# transient failure (a restart, a network blip) is retried after 1-2 then 2-4 minutes (Airflow
+# adds jitter), so a run with one broken database ends within minutes; a permanent one (a missing
+# database, no CONNECT, a bad config) is not retried at all (``_step``).
 TASK_DEFAULTS = {"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": 2.0,
                  "max_retry_delay": timedelta(minutes=5)}
 SERVER_POOL = "kada_postgres_{server}"
