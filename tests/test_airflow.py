@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -133,4 +134,133 @@ def test_a_failing_source_stops_only_itself(airflow, moto_s3, pg18):
     objects = moto_s3.objects(airflow["bucket"], "fault/")
     assert any(k.startswith("fault/good/postgres_manifest_") for k in objects) and "fault/good/good_hwm.txt" in objects
     assert not any(k.startswith(("fault/down/", "fault/broken/")) for k in objects), sorted(objects)
+    assert pg18.password not in output
+
+
+# -- a platform team's fleet: the factory's settings, per-server pools, retries, max_map_length ----------
+
+FLEET_DAG = """
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from kada_collectors.extractors.airflow import collector_dag
+
+
+def alert(context):
+    ti = context["ti"]
+    Path(os.environ["KADA_ALERTS"], f"{ti.task_id}.{ti.map_index}").write_text(str(ti.try_number))
+
+
+dag = collector_dag(
+    "kada_fleet_test", configs=os.environ["KADA_FLEET_CONFIGS"], split="database",
+    default_args={"owner": "platform", "retries": 5, "on_failure_callback": alert},
+    retries=2, retry_delay=timedelta(minutes=2), pool="kada_tasks", queue="collectors",
+    execution_timeout=timedelta(minutes=20), description="the platform team's fleet", max_active_tasks=8,
+    sessions_per_task=2)
+"""
+
+# What Airflow's own parser (the DagBag the dag-processor uses) makes of a DAG file.
+DESCRIBE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+if bag.import_errors:
+    print(json.dumps({"errors": list(bag.import_errors.values())}))
+    sys.exit(0)
+dag, = bag.dags.values()
+print(json.dumps({"description": dag.description, "max_active_tasks": dag.max_active_tasks,
+                  "max_active_runs": dag.max_active_runs, "tasks": {t.task_id: {
+    "pool": t.pool, "pool_slots": t.pool_slots, "queue": t.queue, "owner": t.owner, "retries": t.retries,
+    "retry_delay": t.retry_delay.total_seconds(), "timeout": t.execution_timeout.total_seconds(),
+    "callbacks": len(t.on_failure_callback or [])} for t in dag.tasks}}))
+"""
+
+FLEET = {"sales": ["postgres", "air_orders"], "hr": ["air_people", "air_pay"], "ops": ["postgres", "air_missing"]}
+
+
+@pytest.fixture(scope="module")
+def fleet(airflow, moto_s3, pg18):
+    """Three servers of two databases each (six units), one database missing; a DAG file over them."""
+    home = airflow["home"]
+    dags, configs, alerts = home / "fleet-dags", home / "fleet-configs", home / "alerts"
+    for folder in (dags, configs, alerts):
+        folder.mkdir()
+    (dags / "kada_fleet_dag.py").write_text(FLEET_DAG)
+    pg18.execute("DROP DATABASE IF EXISTS air_pay")
+    pg18.create_database("air_pay")
+    for name, databases in FLEET.items():
+        (configs / f"{name}.json").write_text(json.dumps({
+            "host": f"{name}.postgres.example", "server": pg18.host, "port": pg18.port, "username": pg18.superuser,
+            "password_env": "KADA_PG_PASSWORD", "databases": databases, "output_path": str(home / "fleet-out" / name),
+            "max_connections": 3 if name == "sales" else 2,
+            "landing": {"type": "s3", "bucket": airflow["bucket"], "region": "eu-west-1", "prefix": f"fleet/{name}",
+                        "endpoint_url": moto_s3.url, "max_attempts": 2}}))
+    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "KADA_FLEET_CONFIGS": str(configs), "KADA_ALERTS": str(alerts),
+           "AIRFLOW__CORE__MAX_MAP_LENGTH": "2"}  # six units, two per server
+    return {"dags": dags, "configs": configs, "alerts": alerts, "env": env}
+
+
+def describe(airflow, fleet, **env):
+    result = subprocess.run([str(airflow["venv"] / "bin" / "python"), "-c", DESCRIBE, str(fleet["dags"])],
+                            env={**airflow["env"], **fleet["env"], **env}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_factory_passes_the_dags_and_the_tasks_settings_through(airflow, fleet):
+    dag = describe(airflow, fleet)
+    assert (dag["description"], dag["max_active_tasks"], dag["max_active_runs"]) == ("the platform team's fleet", 8, 1)
+    assert sorted(dag["tasks"]) == sorted(f"{server}.{task}" for server in FLEET
+                                          for task in ("plan", "source.extract", "source.push", "source.save_hwm"))
+    for task_id, task in dag["tasks"].items():
+        server, step = task_id.split(".", 1)
+        # default_args merged with the factory's; a keyword argument (retries=2) wins over both.
+        assert (task["owner"], task["queue"], task["timeout"], task["callbacks"]) == ("platform", "collectors", 1200, 1)
+        assert (task["retries"], task["retry_delay"]) == ((0, 120) if step == "plan" else (2, 120)), task_id
+        # Each server's extracts share its pool, two sessions (slots) each; the rest use the caller's pool.
+        expected = (f"kada_postgres_{server}", 2) if step == "source.extract" else ("kada_tasks", 1)
+        assert (task["pool"], task["pool_slots"]) == expected, task_id
+
+
+def test_a_server_with_more_databases_than_airflow_maps_fails_when_the_dag_is_parsed(airflow, fleet):
+    dag = describe(airflow, fleet, AIRFLOW__CORE__MAX_MAP_LENGTH="1")
+    error, = dag["errors"]
+    assert "lists 2 databases" in error and "max_map_length = 1" in error and "AIRFLOW__CORE__MAX_MAP_LENGTH=2" in error
+
+
+def test_an_argument_neither_the_dag_nor_its_tasks_take_is_refused_naming_it(airflow, fleet, tmp_path):
+    (tmp_path / "kada_typo_dag.py").write_text(FLEET_DAG.replace('queue="collectors"', 'queue="collectors", qeue="x"'))
+    error, = describe(airflow, {**fleet, "dags": tmp_path})["errors"]
+    assert "unknown argument(s) qeue" in error
+
+
+def test_the_pools_command_creates_the_pools_in_airflow(airflow, fleet):
+    printed = subprocess.run([str(airflow["venv"] / "bin" / "python"), "-m", "kada_collectors.extractors.airflow",
+                              "pools", str(fleet["configs"])], capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr
+    for command in printed.stdout.splitlines():
+        created = subprocess.run(command, shell=True, env=airflow["env"], capture_output=True, text=True, timeout=300)
+        assert created.returncode == 0, created.stderr[-3000:]
+    pools = json.loads(airflow_cmd(airflow, "pools", "list", "--output", "json").stdout)
+    assert {p["pool"]: int(p["slots"]) for p in pools if p["pool"].startswith("kada_postgres_")} == {
+        "kada_postgres_hr": 2, "kada_postgres_ops": 2, "kada_postgres_sales": 3}
+
+
+def test_a_fleet_over_max_map_length_runs_and_a_missing_database_fails_at_once(airflow, fleet, moto_s3, pg18):
+    started = time.monotonic()
+    result = airflow_cmd(airflow, "dags", "test", "kada_fleet_test", **fleet["env"])
+    seconds = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, "the DAG run fails: one database is missing"
+    assert "'air_missing' does not exist" in output and "not retried" in output
+    # Retried, the missing database would keep the run open for 2 minutes and more.
+    assert seconds < 120, seconds
+    alerts = {path.name: path.read_text() for path in fleet["alerts"].iterdir()}
+    assert list(alerts.values()) == ["1"] and list(alerts)[0].startswith("ops.source.extract."), alerts
+    objects = moto_s3.objects(airflow["bucket"], "fleet/")
+    landed = {key.rsplit("/", 1)[0] for key in objects if "_manifest_" in key}
+    assert landed == {f"fleet/{server}/{database}" for server, databases in FLEET.items() for database in databases
+                      if database != "air_missing"}, sorted(objects)
     assert pg18.password not in output

@@ -6,15 +6,19 @@ class CollectorError(Exception):
 
     ``exit_code`` is the documented exit status of a command that stops on it (docs/operations.md);
     a subclass with a status of its own sets it, and every face (the CLI, the wrapper's hook) reads it.
+    ``retryable`` says whether the same job, run again unchanged, may succeed: a scheduler (the
+    Airflow DAG) retries only those.
     """
 
     exit_code = 1
+    retryable = True
 
 
 class ConfigError(CollectorError):
     """The configuration is invalid. ``problems`` lists every problem found, not just the first."""
 
     exit_code = 2
+    retryable = False
 
     def __init__(self, problems, source="config"):
         self.problems = list(problems)
@@ -26,6 +30,7 @@ class HWMError(CollectorError):
     """The high water mark file or value is unusable."""
 
     exit_code = 2
+    retryable = False
 
 
 class ExtractError(CollectorError):

@@ -75,6 +75,14 @@ class StatementFailed(CollectorError):
         self.catalog_changed = catalog_changed
 
 
+def _unusable(message: str, causes: "list[DatabaseUnavailable]") -> CollectorError:
+    """The connection test's failure: retryable unless every cause is permanent (a missing
+    database, no CONNECT), which no retry fixes."""
+    error = CollectorError(message)
+    error.retryable = any(cause.retryable for cause in causes)
+    return error
+
+
 class DatabaseParts:
     """Where one database's rows go before they are appended to the files: a part per extract for
     the database and, when several sessions read it, a part per statement (made as it starts), so
@@ -153,11 +161,11 @@ class Extractor:
                 connect(self._settings, self._password, dbname).close()
             except DatabaseUnavailable as e:
                 if e.server_wide:  # the next databases would fail the same way: stop at once
-                    raise CollectorError(f"cannot use the server:\n  - {e}") from None
-                problems.append(str(e))
+                    raise _unusable(f"cannot use the server:\n  - {e}", [e]) from None
+                problems.append(e)
         if len(problems) == len(names):
-            raise CollectorError("cannot use the server: no configured database can be used:\n"
-                                 + "\n".join(f"  - {p}" for p in problems))
+            raise _unusable("cannot use the server: no configured database can be used:\n"
+                            + "\n".join(f"  - {p}" for p in problems), problems)
         for problem in problems:
             log.warning("%s (the other databases are extracted; the run then fails, so the HWM is not published)",
                         problem)

@@ -41,6 +41,11 @@ class DatabaseUnavailable(CollectorError):
         """Whether every database of the server would fail the same way (see ``SERVER_WIDE_KINDS``)."""
         return self.kind in SERVER_WIDE_KINDS
 
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again unchanged may succeed (see ``PERMANENT_KINDS``)."""
+        return self.kind not in PERMANENT_KINDS
+
 
 def connect(settings, password, dbname):
     """Open an autocommit connection to ``dbname`` with the session settings applied."""
@@ -118,6 +123,9 @@ def _warn_if_unencrypted(conn, settings, dbname):
 # What stops every database of the server (as opposed to one database that is missing, refuses
 # CONNECT, or failed some other way): the collector cannot start at all.
 SERVER_WIDE_KINDS = frozenset({"unreachable", "not_postgres", "tls", "auth", "iam", "version"})
+# Failures that stay until someone acts (creates the database, grants CONNECT, fixes the port or
+# upgrades the server): trying again within minutes only delays the run's end.
+PERMANENT_KINDS = frozenset({"database", "privilege", "not_postgres", "version"})
 _AUTH_SIGNS = ("authentication failed", "no pg_hba.conf entry", "no password supplied")
 _UNREACHABLE_SIGNS = ("could not translate host name", "connection refused", "timeout expired", "no route to host",
                       "network is unreachable", "could not connect", "connection timed out",
