@@ -234,3 +234,52 @@ def test_the_password_comes_one_way_only(tmp_path):
            "sslrootcert": "/etc/kada/global-bundle.pem"}
     with pytest.raises(ConfigError, match="iam_auth logs in with an IAM token, not a password: remove password_secret"):
         validate_config(iam)
+
+
+# -- the Azure landing's SAS token, kept by AWS ---------------------------------------------------------------
+
+def azure_section(azurite, container, **extra):
+    return {"type": "azure", "account_url": azurite.account_url, "container": container, "prefix": "postgres/prod",
+            "max_attempts": 2, "timeout_seconds": 10, **extra}
+
+
+def test_the_azure_sas_token_can_come_from_secrets_manager(moto_iam, monkeypatch, azurite, pg18, tmp_path):
+    pytest.importorskip("azure.storage.blob")
+    from kada_collectors.lib.landing import open_landing, push_run
+    from collect import run_extract
+    as_user(moto_iam, monkeypatch, "reader")
+    monkeypatch.delenv("AZURE_STORAGE_SAS_TOKEN", raising=False)
+    container = azurite.make_container(f"kada-{uuid.uuid4().hex[:12]}")
+    token = azurite.sas(container)
+    name = new_secret(moto_iam, json.dumps({"sas_token": token}))
+    arn = admin(moto_iam, "secretsmanager").describe_secret(SecretId=name)["ARN"]  # the ARN names the region
+    run_extract(pg18, ["postgres"], tmp_path / "out")
+    store = open_landing(azure_section(azurite, container,
+                                       sas_token_secret={"aws_secrets_manager": arn, "key": "sas_token"}))
+    report = push_run(tmp_path / "out", store)
+    assert report.ok, report.as_dict()
+    assert sorted(azurite.blobs(container)) == sorted(f"postgres/prod/{f.name}" for f in report.files)
+    assert token not in json.dumps(report.as_dict())
+
+
+def test_the_sas_token_is_given_one_way_only(azurite):
+    from kada_collectors.lib.landing.config import landing_problems
+    both = azure_section(azurite, "kada-box", sas_token="sv=1&sig=x", sas_token_secret={"aws_ssm_parameter": "/t"})
+    assert landing_problems(both) == [
+        "give the SAS token one way only: 'landing.sas_token' or 'landing.sas_token_secret'"]
+    bad = azure_section(azurite, "kada-box", sas_token_secret={"aws_ssm_parameter": "/t", "key": "k"})
+    assert landing_problems(bad) == [
+        "'landing.sas_token_secret.key' applies to 'aws_secrets_manager' only (a parameter holds one value): remove it"]
+
+
+def test_the_doctor_says_where_the_password_comes_from(moto_iam, monkeypatch, pg18, tmp_path):
+    as_user(moto_iam, monkeypatch, "reader")
+    password = f"Doctor-{uuid.uuid4().hex[:10]}"
+    user = new_role(pg18, password)
+    name = new_secret(moto_iam, json.dumps({"password": password}))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config_for(pg18, tmp_path, {"aws_secrets_manager": name, "key": "password"}, user=user)))
+    doctor = subprocess.run([str(BIN / "kada-collector"), "doctor", "--config", str(path)], capture_output=True,
+                            text=True, timeout=120, env=dict(os.environ))
+    assert f"with the password in the Secrets Manager secret {name} (key 'password')" in doctor.stdout, doctor.stdout
+    assert "PASS  authenticated" in doctor.stdout and password not in doctor.stdout + doctor.stderr

@@ -9,7 +9,8 @@ A config names where a secret is kept, never the secret itself, as an object:
 
 ``reference_problems`` checks such an object like any other setting; ``read_secret`` reads it with
 boto3's default credential chain (environment, profile, web identity, container or instance role).
-The value read is returned only: never logged, never part of an error message.
+The value read is returned only: never logged, never part of an error message. The database's
+``password_secret`` and the Azure landing's ``sas_token_secret`` are such objects.
 """
 
 import json
@@ -68,12 +69,18 @@ def region_of(reference: dict, region: Optional[str]) -> Optional[str]:
     return region or (match.group(1) if match else None)
 
 
-def read_secret(reference: dict, region: Optional[str], name: str, source: str) -> str:
-    """The value ``reference`` names, read now; a ``ConfigError`` (from ``source``, about the
-    setting ``name``) says what went wrong and how to fix it, never the value."""
-    import boto3
-    import botocore.exceptions as errors
+def read_secret(reference: dict, region: Optional[str], name: str, source: str, region_setting: bool = True) -> str:
+    """The value ``reference`` names, read now (in ``region``, else the ARN's, else boto3's); a
+    ``ConfigError`` (from ``source``, about the setting ``name``) says what went wrong and how to
+    fix it, never the value. ``region_setting``: whether the config has an 'aws_region' to set."""
+    try:
+        import boto3
+        import botocore.exceptions as errors
+    except ImportError:
+        raise ConfigError([f"'{name}' needs the Python package boto3, which is not installed: "
+                           "pip install \"kada-collectors-extractors[aws]\""], source) from None
     where = describe_reference(reference)
+    region_hint = "'aws_region' (e.g. \"eu-west-1\")" if region_setting else "AWS_DEFAULT_REGION"
 
     def problem(text):
         return ConfigError([f"{where}, named by '{name}', {text}"], source)
@@ -81,7 +88,7 @@ def read_secret(reference: dict, region: Optional[str], name: str, source: str) 
     try:
         session = boto3.session.Session(region_name=region_of(reference, region))
         if session.region_name is None:
-            raise problem("cannot be read without a region: set 'aws_region' (e.g. \"eu-west-1\") or give the ARN")
+            raise problem(f"cannot be read without a region: give its ARN (which names it), or set {region_hint}")
         if SECRETS_MANAGER in reference:
             client = session.client("secretsmanager")
             answer = client.get_secret_value(SecretId=reference[SECRETS_MANAGER])
@@ -92,7 +99,7 @@ def read_secret(reference: dict, region: Optional[str], name: str, source: str) 
         raise problem("cannot be read: no AWS credentials found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                       "or AWS_PROFILE, or run on a host (EC2, ECS, EKS) with an IAM role") from None
     except errors.ClientError as e:
-        raise problem(_client_error_fix(e, reference, session.region_name)) from None
+        raise problem(_client_error_fix(e, reference, session.region_name, region_hint)) from None
     except errors.BotoCoreError as e:  # the endpoint cannot be reached, a bad profile...
         raise problem(f"cannot be read: {type(e).__name__}: {e}") from None
 
@@ -123,13 +130,12 @@ _REFUSED = ("AccessDeniedException", "AccessDenied", "UnrecognizedClientExceptio
             "SignatureDoesNotMatch", "ExpiredTokenException")
 
 
-def _client_error_fix(error, reference: dict, region: Optional[str]) -> str:
+def _client_error_fix(error, reference: dict, region: Optional[str], hint: str) -> str:
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     secrets = SECRETS_MANAGER in reference
     if code in ("ResourceNotFoundException", "ParameterNotFound"):
-        return (f"does not exist in region {region}: check the {'name or ARN' if secrets else 'parameter name'} "
-                "and 'aws_region'")
+        return f"does not exist in region {region}: check the {'name or ARN' if secrets else 'parameter name'} and {hint}"
     if status == 403 or code in _REFUSED:  # an IAM refusal may come as a bare 403 (its body XML, not JSON)
         # Not written "service:Action": "secretsmanager:..." reads as a secret's key and value to the redaction.
         action = "GetSecretValue (service secretsmanager)" if secrets else "GetParameter (service ssm)"

@@ -62,11 +62,14 @@ def forget_secrets() -> None:
 
 def describe_password(settings: dict) -> Optional[str]:
     """Where the password comes from, for messages (never the password); None: libpq's sources."""
-    for name in PASSWORD_SOURCES:
-        if settings.get(name):
-            return {"password": "the password in the config", "password_env": f"the password in ${settings[name]}",
-                    "password_file": f"the password in {settings[name]}",
-                    "password_secret": f"the password in {describe_reference(settings[name])}"}[name]
+    if settings.get("password"):
+        return "the password in the config"
+    if settings.get("password_env"):
+        return f"the password in ${settings['password_env']}"
+    if settings.get("password_file"):
+        return f"the password in {settings['password_file']}"
+    if settings.get("password_secret"):
+        return f"the password in {describe_reference(settings['password_secret'])}"
     return None
 
 
