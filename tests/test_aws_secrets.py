@@ -167,8 +167,8 @@ def test_a_missing_secret_is_a_clear_error(moto_iam, monkeypatch, tmp_path):
     assert ("the Secrets Manager secret kada/absent (key 'password'), named by 'password_secret', does not exist in "
             "region eu-west-1: check the name or ARN and 'aws_region'") in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "postgres_hwm.txt").exists()
-    with pytest.raises(ConfigError, match=r"the SSM parameter /kada/absent, named by 'password_secret', does not exist in region eu-west-1: "
-                                          r"check the parameter name and 'aws_region'"):
+    with pytest.raises(ConfigError, match=r"the SSM parameter /kada/absent, named by 'password_secret', does not "
+                                          r"exist in region eu-west-1: check the parameter name and 'aws_region'"):
         validate_config(config_for(Closed, tmp_path, {"aws_ssm_parameter": "/kada/absent"}))
 
 
@@ -180,7 +180,8 @@ def test_a_denied_read_is_a_clear_error(moto_iam, monkeypatch, tmp_path):
     assert result.returncode == 2, result.stderr
     assert f"the Secrets Manager secret {name} (key 'password'), named by 'password_secret', cannot be read: AWS " \
            "refused the request (AccessDenied" in result.stderr, result.stderr
-    assert "Allow the action GetSecretValue (service secretsmanager) on it to the identity the collector runs as" in result.stderr
+    assert ("Allow the action GetSecretValue (service secretsmanager) on it to the identity the collector runs as"
+            in result.stderr)
     assert "Traceback" not in result.stderr and "Denied-Secret-1" not in result.stderr
 
 

@@ -135,13 +135,15 @@ def _client_error_fix(error, reference: dict, region: Optional[str], hint: str) 
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     secrets = SECRETS_MANAGER in reference
     if code in ("ResourceNotFoundException", "ParameterNotFound"):
-        return f"does not exist in region {region}: check the {'name or ARN' if secrets else 'parameter name'} and {hint}"
+        what = "name or ARN" if secrets else "parameter name"
+        return f"does not exist in region {region}: check the {what} and {hint}"
     if status == 403 or code in _REFUSED:  # an IAM refusal may come as a bare 403 (its body XML, not JSON)
         # Not written "service:Action": "secretsmanager:..." reads as a secret's key and value to the redaction.
         action = "GetSecretValue (service secretsmanager)" if secrets else "GetParameter (service ssm)"
-        return (f"cannot be read: AWS refused the request ({code if code in _REFUSED else 'AccessDenied'}). Allow the action {action} on it to the identity the "
-                "collector runs as (and kms:Decrypt on its key when that is a customer managed key), and check "
-                "that identity's credentials")
+        refusal = code if code in _REFUSED else "AccessDenied"
+        return (f"cannot be read: AWS refused the request ({refusal}). Allow the action {action} on it to the "
+                "identity the collector runs as (and kms:Decrypt on its key when that is a customer managed "
+                "key), and check that identity's credentials")
     if code == "DecryptionFailure":
         return "cannot be decrypted: allow kms:Decrypt on its KMS key to the identity the collector runs as"
     return f"cannot be read: {code}: {error.response.get('Error', {}).get('Message', '')}"
