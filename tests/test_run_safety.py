@@ -182,7 +182,8 @@ def test_kada_collector_run_refused_exits_6_and_pushes_nothing(job, tmp_path):
         result = subprocess.run([str(BIN / "kada-collector"), "run", "--config", str(job.config_path)],
                                 cwd=job.folder, capture_output=True, text=True, timeout=120)
     assert result.returncode == EXIT_RUN_IN_PROGRESS, result.stdout + result.stderr
-    assert "failed at the extraction (exit 6)" in result.stdout and f"PID {os.getpid()}" in result.stdout
+    assert "failed at the extraction (exit 6)" in result.stdout and f"PID {os.getpid()}" in result.stderr
+    assert f"PID {os.getpid()}" not in result.stdout, "the error is printed once, on stderr"
     assert list(landing.iterdir()) == [] and job.hwm is None
 
 

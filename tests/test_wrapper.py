@@ -134,7 +134,7 @@ def test_after_get_generic_logger_a_bug_still_shows_its_traceback(tmp_path):
         "raise RuntimeError('unexpected, with postgresql://kada:Top-Secret-1@db/dwh in it')\n")
     known = run([sys.executable, str(script), "known"], cwd=tmp_path)
     assert known.returncode == 6 and "Traceback" not in known.stderr
-    assert "ERROR root: another run holds the lock" in known.stderr
+    assert "ERROR kada_collectors: another run holds the lock" in known.stderr
     bug = run([sys.executable, str(script), "bug"], cwd=tmp_path)
     assert bug.returncode == 1
     assert "Traceback (most recent call last)" in bug.stderr and "RuntimeError: unexpected" in bug.stderr

@@ -9,6 +9,7 @@ HWM (the job itself is ``job.py``; this module parses, prints and exits). Their 
 import argparse
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import List, Optional
 
 from kada_collectors.lib.config import validate_settings
@@ -76,13 +77,9 @@ def _summary(result, code, out):
     if result.hwm_where:
         what = "published" if result.hwm_published else "not published"
         print(f"  hwm      {what}: {result.hwm_where}", file=out)
-    if result.error:
-        lines = [line.strip() for line in redact_credentials(result.error).splitlines() if line.strip()]
-        print(f"  error    {lines[0]}", file=out)
-        for line in lines[1:4]:
-            print(f"           {line}", file=out)
-        if len(lines) > 4:
-            print(f"           ... ({len(lines) - 4} more line(s) in the log)", file=out)
+    if code:
+        # The error itself was logged once, on stderr, where a scheduler keeps it.
+        print("  error    logged above (stderr)", file=out)
 
 
 def _run_command(args):
@@ -93,12 +90,10 @@ def _run_command(args):
     except CollectorError as e:
         progress.close()
         log.error("%s", e)
-        result.error = str(e)
         code = exit_code(e)
-    except Exception as e:  # a bug or an unforeseen fault: still a summary and a documented code
+    except Exception:  # a bug or an unforeseen fault: still a summary and a documented code
         progress.close()
         log.exception("unexpected error during %s", result.failed_step or "the run")
-        result.error = f"unexpected {type(e).__name__} (see the log): {e}"
         code = EXIT_FAILED
     else:
         code = 0
@@ -117,12 +112,12 @@ def _push_command(args):
     except CollectorError as e:
         progress.close()
         log.error("%s", e)
-        print(f"kada-collector push failed (exit {exit_code(e)}): {str(e).splitlines()[0]}")
+        print(f"kada-collector push failed (exit {exit_code(e)}): the error is logged above (stderr)")
         return exit_code(e)
-    except Exception as e:  # a bug or an unforeseen fault
+    except Exception:  # a bug or an unforeseen fault
         progress.close()
         log.exception("unexpected error")
-        print(f"kada-collector push failed (exit {EXIT_FAILED}): unexpected {type(e).__name__} (see the log)")
+        print(f"kada-collector push failed (exit {EXIT_FAILED}): the error is logged above (stderr)")
         return EXIT_FAILED
     finally:
         progress.close()
@@ -136,16 +131,52 @@ def _push_command(args):
     return 0 if report.ok else EXIT_LANDING_FAILED
 
 
-def _grants_command(args):
-    """Print the least-privilege SQL for the config's user (no connection: the user may not exist yet)."""
+# `kada-collector grants` without a config file: each flag sets the config setting of its dest.
+GRANT_FLAGS = {
+    "--username": dict(dest="username", metavar="USER", help="the collector's user (required without --config)"),
+    "--database": dict(dest="databases", metavar="NAME", action="append",
+                       help="a database to extract; repeat for each, or \"*\" for every one (required without "
+                            "--config)"),
+    "--server": dict(dest="server", metavar="HOST", help="the server's host name, shown in the script; an RDS/Aurora "
+                                                          "endpoint adds what RDS needs"),
+    "--port": dict(dest="port", metavar="PORT", type=int, help="the server's port (default: 5432)"),
+    "--query-log": dict(dest="query_log", action="store_true",
+                        help="the user also reads the query log from pg_stat_statements (\"meta_only\": false)"),
+    "--iam-auth": dict(dest="iam_auth", action="store_true", help="the user logs in with IAM tokens (RDS/Aurora)"),
+    "--aws-region": dict(dest="aws_region", metavar="REGION", help="with --iam-auth: the instance's region"),
+    "--role-arn": dict(dest="role_arn", metavar="ARN", help="with --iam-auth: the role assumed to sign tokens"),
+}
+_GRANTS_SOURCE = "kada-collector grants"
+
+
+def _grants_settings(args) -> tuple:
+    """The validated settings and what they came from: the flags, or the config file (not both)."""
+    given = {what["dest"]: getattr(args, what["dest"]) for what in GRANT_FLAGS.values()
+             if getattr(args, what["dest"]) not in (None, False)}
+    if not given:
+        path = args.config or DEFAULT_CONFIG
+        return validate_settings(load_config(path), SETTINGS, source="PostgreSQL collector config"), str(path)
+    if args.config:
+        raise ConfigError([f"give either --config or the flags ({', '.join(GRANT_FLAGS)}), not both"], _GRANTS_SOURCE)
+    missing = [flag for flag in ("--username", "--database") if GRANT_FLAGS[flag]["dest"] not in given]
+    if missing:
+        raise ConfigError([f"{' and '.join(missing)} missing: without --config, give at least the collector's user "
+                           "and its databases, e.g. --username kada_collector --database dwh"], _GRANTS_SOURCE)
+    config = {"server": "<server>", "meta_only": not given.pop("query_log", False), **given}
+    read = {what["dest"] for what in GRANT_FLAGS.values()} | {"server", "meta_only"}
+    chosen = [s for s in SETTINGS if s.name in read]
+    return validate_settings(config, chosen, source=_GRANTS_SOURCE), "the options given"
+
+
+def _grants_command(args) -> int:
+    """Print the least-privilege SQL for the collector's user (no connection: the user may not exist yet)."""
     from .postgres.grants import grants_script
     try:
-        config = load_config(args.config)
-        settings = validate_settings(config, SETTINGS, source="PostgreSQL collector config")
+        settings, config_name = _grants_settings(args)
     except CollectorError as e:
         print(f"kada-collector grants: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    sys.stdout.write(grants_script(settings, config_name=str(args.config)))
+    sys.stdout.write(grants_script(settings, config_name=config_name))
     return 0
 
 
@@ -186,16 +217,32 @@ def _report_command(args):
     return 0
 
 
+def version_text(prog: str) -> str:
+    """What ``--version`` prints: the command, both packages' versions and Python's."""
+    def of(package):
+        try:
+            return version(package)
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "unknown"
+    return (f"{prog} {of('kada-collectors-extractors')} (kada-collectors-lib {of('kada-collectors-lib')}, "
+            f"Python {sys.version.split()[0]})")
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=version_text(prog))
+    return parser
+
+
 def postgres_extractor_main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="kada-postgres-extractor",
-        description="Extract PostgreSQL metadata for the K data catalog, for the window since the last run.")
+    parser = _parser("kada-postgres-extractor",
+                     "Extract PostgreSQL metadata for the K data catalog, for the window since the last run.")
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
                         help="the JSON config (default: %(default)s in the current folder)")
     parser.add_argument("-n", "--name", default="postgres", help="the HWM file prefix (default: %(default)s)")
     parser.add_argument("--hwm-dir", default=None, help="folder of the HWM file (default: the current folder)")
     args = parser.parse_args(argv)
-    log = get_generic_logger("root")
+    get_generic_logger("root")  # the handler for every logger; lines name the one that logged
     try:
         start_hwm, end_hwm = run_extractor(args.config, args.name, args.hwm_dir)
     except CollectorError as e:
@@ -205,19 +252,41 @@ def postgres_extractor_main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _collector_parser() -> argparse.ArgumentParser:
-    """The ``kada-collector`` command line: one subcommand per tool."""
-    parser = argparse.ArgumentParser(prog="kada-collector", description="Tools of the K data catalog collector.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="extract a sample database on an embedded PostgreSQL")
+def _config_argument(command: argparse.ArgumentParser, default: Optional[str] = DEFAULT_CONFIG) -> None:
+    command.add_argument("-c", "--config", default=default,
+                         help=f"the JSON config (default: {default or DEFAULT_CONFIG})")
+
+
+def _add_tools(commands) -> None:
+    """The subcommands that read a folder or need no config: demo, validate, report."""
+    demo = commands.add_parser(
+        "demo", help="extract a sample database on an embedded PostgreSQL",
+        description="Start an embedded PostgreSQL 18, load a sample retail database, extract it as a role that owns "
+                    "nothing and may read no table, validate the files against the contract and print where they "
+                    "are. Needs no database of yours.")
     demo.add_argument("--output", default="kada-demo-output", help="output folder (default: ./%(default)s)")
-    validate = commands.add_parser("validate", help="check a folder of extract files against the contract")
+    validate = commands.add_parser(
+        "validate", help="check a folder of extract files against the contract",
+        description="Check every extract file and manifest in FOLDER against the contract (docs/contract.md): "
+                    "names, header, quoting, columns, and the files each manifest lists. Exit status: 0 valid, "
+                    "1 a problem was found (each is printed).")
     validate.add_argument("folder")
+    report = commands.add_parser(
+        "report", help="show what a run would send: a summary, or one self-contained HTML page",
+        description="Read the newest run of FOLDER (its manifest and the files it lists) and print a summary, "
+                    "or with --output write one HTML file, with no outside resources, to inspect in a browser.")
+    report.add_argument("folder")
+    report.add_argument("-o", "--output", default=None, help="write the HTML report to this file")
+    report.add_argument("--manifest", default=None, help="report on this run (a manifest file name) instead of the newest")
+
+
+def _add_job_commands(commands) -> None:
+    """The subcommands of the job: push and run."""
     push = commands.add_parser(
         "push", help="push the newest run of output_path to the landing area",
         description="Check the newest run in output_path against its manifest, upload its files to the "
                     "config's landing area (the manifest last), and verify each. Safe to repeat.")
-    push.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+    _config_argument(push)
     push.add_argument("--manifest", default=None,
                       help="push this run (a manifest file name) instead of the newest")
     push.add_argument("--allow-failed", action="store_true",
@@ -226,30 +295,41 @@ def _collector_parser() -> argparse.ArgumentParser:
         "run", help="the whole job: HWM, extract, validate, push, publish the HWM",
         description="Extract the window since the last run, check and push it to the landing area, and "
                     "publish the HWM only if all of that succeeded.")
-    run.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+    _config_argument(run)
     run.add_argument("-n", "--name", default="postgres", help="the HWM name (default: %(default)s)")
     run.add_argument("--hwm-dir", default=None,
                      help="folder of the HWM file (default: the current folder); with landing.hwm, where an "
                           "existing HWM file is read once to seed the landing's")
+
+
+def _add_server_commands(commands) -> None:
+    """The subcommands about the collector's user on the server: grants and doctor."""
     grants = commands.add_parser(
         "grants", help="print the least-privilege SQL for the collector's user",
-        description="Print a psql script that creates the config's user with what the config's options need and "
-                    "nothing more (run it as a superuser; on RDS/Aurora, the master user). Connects to nothing.")
-    grants.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
+        description="Print a psql script that creates the collector's user with what its options need and "
+                    "nothing more (run it as a superuser; on RDS/Aurora, the master user). Connects to nothing. "
+                    "The user and options come from --config, or from the flags below when no config file "
+                    "exists yet (--username and --database at least).")
+    _config_argument(grants, default=None)
+    flags = grants.add_argument_group("without a config file")
+    for flag, what in GRANT_FLAGS.items():
+        flags.add_argument(flag, **what)
     doctor = commands.add_parser(
         "doctor", help="check each prerequisite as the collector's user",
         description="Connect as the config's user and check, one by one: the server is reachable, TLS is verified, "
                     "the user authenticates, may CONNECT to each database and read the catalog, and (with the query "
                     "log) pg_stat_statements and the log source. Exit status: 0 every check passed (warnings "
                     "allowed), 1 a check failed, 2 the config cannot be used.")
-    doctor.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="the JSON config (default: %(default)s)")
-    report = commands.add_parser(
-        "report", help="show what a run would send: a summary, or one self-contained HTML page",
-        description="Read the newest run of FOLDER (its manifest and the files it lists) and print a summary, "
-                    "or with --output write one HTML file, with no outside resources, to inspect in a browser.")
-    report.add_argument("folder")
-    report.add_argument("-o", "--output", default=None, help="write the HTML report to this file")
-    report.add_argument("--manifest", default=None, help="report on this run (a manifest file name) instead of the newest")
+    _config_argument(doctor)
+
+
+def _collector_parser() -> argparse.ArgumentParser:
+    """The ``kada-collector`` command line: one subcommand per tool."""
+    parser = _parser("kada-collector", "Tools of the K data catalog collector.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_tools(commands)
+    _add_job_commands(commands)
+    _add_server_commands(commands)
     return parser
 
 

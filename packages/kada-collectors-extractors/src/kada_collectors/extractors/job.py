@@ -113,7 +113,6 @@ class JobResult:
     hwm_where: Optional[str] = None
     hwm_published: bool = False
     failed_step: Optional[str] = None
-    error: Optional[str] = None
     notes: list = field(default_factory=list)
 
 

@@ -10,6 +10,9 @@ from .errors import CollectorError
 from .redact import redact_credentials
 
 LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
+# The collector's own logger: its modules log under it (kada_collectors.extractors...), and so does a
+# known error that ends a script, so that no line says "root".
+COLLECTOR_LOGGER = "kada_collectors"
 
 
 class RedactingFilter(logging.Filter):
@@ -40,7 +43,8 @@ def get_generic_logger(name: str, level: int = logging.INFO) -> logging.Logger:
         handler._kada_handler = True
         logger.addHandler(handler)
     logger.setLevel(level)
-    install_exit_hook(logger)
+    # Through the root logger's handler, the hook's line still names the collector.
+    install_exit_hook(logging.getLogger(COLLECTOR_LOGGER) if name == "root" else logger)
     return logger
 
 

@@ -18,10 +18,10 @@ import psycopg
 
 from kada_collectors.lib.config import describe
 
+from .passwords import PASSWORD_SOURCES, describe_password
 from .rds import RDS_CA_BUNDLE_URL, RDS_IAM_ROLE, is_rds_endpoint
 
 ALL_DATABASES = "*"
-PASSWORD_SOURCES = ("password", "password_env", "password_file")
 # The extra that brings boto3 (also the [s3] landing's).
 AWS_EXTRA = "aws"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -106,6 +106,8 @@ def access_problems(config, settings):
     elif settings.get("role_arn"):
         problems.append("'role_arn' is only used with \"iam_auth\": true (the role assumed to sign IAM tokens); "
                         "set iam_auth or remove role_arn")
+    if settings.get("password_secret") and not boto3_installed():
+        problems.append(missing_boto3_message("password_secret"))
     databases = settings.get("databases") or []
     if ALL_DATABASES in databases and len(databases) > 1:
         problems.append("'databases' lists \"*\" (every database the user may connect to) with other names: "
@@ -118,11 +120,7 @@ def describe_authentication(settings):
     if settings.get("iam_auth"):
         return (f"an IAM token (region {settings.get('aws_region')}"
                 + (f", role {settings['role_arn']}" if settings.get("role_arn") else "") + ")")
-    for name in PASSWORD_SOURCES:
-        if settings.get(name):
-            return {"password": "the password in the config", "password_env": f"the password in ${settings[name]}",
-                    "password_file": f"the password in {settings[name]}"}[name]
-    return "libpq's own sources (~/.pgpass, PGPASSWORD, a service file)"
+    return describe_password(settings) or "libpq's own sources (~/.pgpass, PGPASSWORD, a service file)"
 
 
 def iam_fix(settings):

@@ -56,6 +56,7 @@ def grants_script(settings, config_name="the config"):
     every = is_all_databases(databases)
     admin = "the master user (a member of rds_superuser; RDS and Aurora have no superuser)" if rds else "a superuser"
     wants = ["metadata"] + (["the query log"] if query_log else [])
+    steps = iter(range(1, 10))  # the steps are numbered as printed: which ones appear depends on the options
     out = [
         f"-- Least privilege for the K data catalog collector's user {role} on "
         f"{settings['server']}:{settings['port']}{' (AWS RDS/Aurora)' if rds else ''}.",
@@ -68,7 +69,7 @@ def grants_script(settings, config_name="the config"):
         "-- catalog only, in read-only transactions.",
         r"\set ON_ERROR_STOP on",
         "",
-        "-- 1. The login role.",
+        f"-- {next(steps)}. The login role.",
         f"SELECT {literal('CREATE ROLE ' + role + ' LOGIN')} WHERE NOT EXISTS "
         f"(SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal(user)}) \\gexec",
     ]
@@ -86,7 +87,7 @@ def grants_script(settings, config_name="the config"):
     else:
         out += ["-- Give it a password without writing it here or in the server's log: in psql, type",
                 f"--   \\password {role}"]
-    out += ["", "-- 2. CONNECT on each database to extract (PUBLIC usually has it already)."]
+    out += ["", f"-- {next(steps)}. CONNECT on each database to extract (PUBLIC usually has it already)."]
     if every:
         out += ['-- "databases": ["*"]: every database the role may CONNECT to is extracted (templates, databases',
                 "-- that refuse connections and rdsadmin are left out). Where PUBLIC's CONNECT was revoked, grant it",
@@ -97,8 +98,8 @@ def grants_script(settings, config_name="the config"):
     if pgss:
         out += [
             "",
-            "-- 3. The query log: other users' statements in pg_stat_statements need pg_read_all_stats, and its",
-            "-- privileges must be inherited (without, the text shows as <insufficient privilege>).",
+            f"-- {next(steps)}. The query log: other users' statements in pg_stat_statements need pg_read_all_stats,",
+            "-- and its privileges must be inherited (without, the text shows as <insufficient privilege>).",
             "SELECT current_setting('server_version_num')::int >= 160000 AS kada_grant_with_inherit \\gset",
             r"\if :kada_grant_with_inherit",
             f"GRANT {READ_ALL_STATS} TO {role} WITH INHERIT TRUE;",
@@ -107,8 +108,8 @@ def grants_script(settings, config_name="the config"):
             f"GRANT {READ_ALL_STATS} TO {role};",
             r"\endif",
         ]
-    out += ["", "-- 4. In each database: the catalog. PUBLIC may read it by default; these grants matter only where",
-            "-- hardening revoked that."
+    out += ["", f"-- {next(steps)}. In each database: the catalog. PUBLIC may read it by default; these grants matter",
+            "-- only where hardening revoked that."
             + (" On RDS the catalog belongs to rdsadmin, so psql may warn 'no privileges were granted': harmless"
                " while PUBLIC keeps its access." if rds else "")]
     catalog = [f"GRANT USAGE ON SCHEMA pg_catalog TO {role};",
@@ -139,7 +140,7 @@ def grants_script(settings, config_name="the config"):
                       f'"Resource": "arn:aws:logs:{query_log["cloudwatch"].get("region") or "<region>"}:<account>:'
                       f'log-group:{group}:*"}}']
         if notes:
-            out += ["", "-- 5. Outside the database."] + notes
+            out += ["", f"-- {next(steps)}. Outside the database."] + notes
     if rds or iam:
         out += ["", f"-- TLS: connect with sslmode verify-full and the RDS CA bundle ({RDS_CA_BUNDLE_URL})."]
     return "\n".join(out) + "\n"

@@ -19,6 +19,7 @@ from kada_collectors.lib.redact import redact_credentials
 
 from .access import iam_fix
 from .iam import IamAuthError, token_for
+from .passwords import password_fix, secret_password
 from .statements import tagged
 from .tls import explain_tls_error, tls_state
 
@@ -65,15 +66,13 @@ def connect(settings, password, dbname):
             password = token_for(settings)
         except IamAuthError as e:
             raise DatabaseUnavailable(f"database {dbname!r}: {e}", kind="iam") from None
+    elif settings.get("password_secret"):
+        password = _secret(settings, dbname)  # the value last read: a rotation seen once serves every database
     if password is not None:
         params["password"] = password
     if settings.get("sslrootcert"):
         params["sslrootcert"] = settings["sslrootcert"]
-    try:
-        conn = psycopg.connect(autocommit=True, **params)
-    except psycopg.Error as e:
-        kind = connect_error_kind(e, settings)
-        raise DatabaseUnavailable(explain_connect_error(e, settings, dbname, kind), kind=kind) from None
+    conn = _open(params, settings, dbname)
     # JSON values are written as the server prints them: parsing them only to print them again
     # would be the costliest step of the whole extraction.
     for json_type in ("json", "jsonb"):
@@ -104,6 +103,30 @@ def connect(settings, password, dbname):
         conn.close()
         raise
     return conn
+
+
+def _secret(settings, dbname, refresh=False):
+    try:
+        return secret_password(settings, refresh=refresh)
+    except CollectorError as e:
+        raise DatabaseUnavailable(f"database {dbname!r}: {e}", kind="auth") from None
+
+
+def _open(params, settings, dbname):
+    """psycopg.connect; a password kept by AWS that the server refuses is read again and tried
+    once more (it may have been rotated since it was read), exactly once."""
+    retried = False
+    while True:
+        try:
+            return psycopg.connect(autocommit=True, **params)
+        except psycopg.Error as e:
+            kind = connect_error_kind(e, settings)
+            if kind == "auth" and settings.get("password_secret") and not settings.get("iam_auth") and not retried:
+                log.info("the server refused the password read from AWS for database %r; reading it again (it may "
+                         "have been rotated)", dbname)
+                params["password"], retried = _secret(settings, dbname, refresh=True), True
+                continue
+            raise DatabaseUnavailable(explain_connect_error(e, settings, dbname, kind), kind=kind) from None
 
 
 _warned_unencrypted = set()
@@ -208,8 +231,8 @@ def _auth_fix(text: str, settings: dict) -> str:
     if settings.get("iam_auth"):
         return iam_fix(settings)
     if "no password supplied" in lowered:
-        return "no password was given: set 'password', 'password_env' or 'password_file' in the config"
-    return "check 'username' and the password ('password', 'password_env' or 'password_file')"
+        return "no password was given: set 'password', 'password_env', 'password_file' or 'password_secret' in the config"
+    return password_fix(settings)
 
 
 def _cause(text):

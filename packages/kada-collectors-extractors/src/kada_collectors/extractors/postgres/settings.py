@@ -1,17 +1,17 @@
 """The settings of the PostgreSQL collector: the vendor's config file, plus what a safe run needs."""
 
-import os
 import re
 
+from kada_collectors.lib.aws_secrets import reference_problems
 from kada_collectors.lib.config import Setting, absolute_path, describe, validate_settings
 from kada_collectors.lib.errors import ConfigError
 from kada_collectors.lib.landing.config import landing_problems
 
 from .access import access_problems, region_problem, role_arn_problem
+from .passwords import PASSWORD_SOURCES, resolve_password
 from .querylog.config import query_log_problems
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-PASSWORD_SOURCES = ("password", "password_env", "password_file")
 
 
 # What a connection string looks like: a URI (postgresql://user:password@host/db) or libpq's
@@ -85,6 +85,8 @@ SETTINGS = (
     Setting("password", str, secret=True),
     Setting("password_env", str, check=_non_empty),
     Setting("password_file", str, check=absolute_path("/etc/kada/postgres_password")),
+    # Where AWS keeps it (Secrets Manager or SSM Parameter Store): a place, not the password.
+    Setting("password_secret", dict, check=reference_problems("password_secret")),
     Setting("databases", list, required=True, check=_databases),
     Setting("port", int, default=5432, check=_port),
     Setting("output_path", str, required=True, check=absolute_path("/var/lib/kada/output")),
@@ -96,6 +98,7 @@ SETTINGS = (
     Setting("sslmode", str, default="prefer", check=_ssl_mode),
     Setting("sslrootcert", str, check=_non_empty),
     # IAM database authentication (docs/rds.md): a fresh token per connection as the password.
+    # aws_region is also where password_secret is read.
     Setting("iam_auth", bool, default=False),
     Setting("aws_region", str, check=region_problem),
     Setting("role_arn", str, check=role_arn_problem),
@@ -123,24 +126,4 @@ def validate_config(config):
     problems = access_problems(config, settings)
     if problems:
         raise ConfigError(problems, "PostgreSQL collector config")
-    return settings, _resolve_password(settings)
-
-
-def _resolve_password(settings):
-    """The password from the config, an environment variable or a file; None lets libpq decide
-    (~/.pgpass, PGPASSWORD, a service file)."""
-    if settings["password"]:
-        return settings["password"]
-    if settings["password_env"]:
-        name = settings["password_env"]
-        if name not in os.environ:
-            raise ConfigError([f"'password_env' names the environment variable {name}, which is not set"], "PostgreSQL collector config")
-        return os.environ[name]
-    if settings["password_file"]:
-        path = settings["password_file"]
-        try:
-            with open(path, encoding="utf-8") as f:
-                return f.read().rstrip("\r\n")
-        except OSError as e:
-            raise ConfigError([f"'password_file' {path} cannot be read: {e.strerror}"], "PostgreSQL collector config") from None
-    return None
+    return settings, resolve_password(settings)

@@ -11,6 +11,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from ..aws_secrets import read_secret, reference_problems
 from ..config import Setting, absolute_path, describe, validate_section
 from ..errors import ConfigError
 
@@ -116,6 +117,8 @@ SETTINGS_BY_TYPE = {
         *_REMOTE,
         Setting("sas_token", str, secret=True, check=_non_empty),
         Setting("sas_token_env", str, default=DEFAULT_SAS_TOKEN_ENV, check=_env_name),
+        # Where AWS keeps the token (a collector on AWS pushing to Azure); read when the landing opens.
+        Setting("sas_token_secret", dict, check=reference_problems("landing.sas_token_secret")),
     ),
 }
 
@@ -144,6 +147,9 @@ def landing_settings(value):
         if len(given) != 1:
             raise ConfigError(["the azure landing needs exactly one of 'landing.account_url' and "
                                "'landing.storage_account'" + (", found both" if given else "")], _SOURCE)
+        if result["sas_token"] and result["sas_token_secret"]:
+            raise ConfigError(["give the SAS token one way only: 'landing.sas_token' or 'landing.sas_token_secret'"],
+                              _SOURCE)
         if result["sas_token"]:
             result["sas_token"] = result["sas_token"].lstrip("?")
     if "prefix" in result:
@@ -152,10 +158,14 @@ def landing_settings(value):
 
 
 def resolve_sas_token(settings):
-    """The Azure SAS token: 'landing.sas_token', else the environment variable named by
-    'landing.sas_token_env' (default AZURE_STORAGE_SAS_TOKEN)."""
+    """The Azure SAS token: 'landing.sas_token', else the one AWS keeps where
+    'landing.sas_token_secret' says, else the environment variable named by 'landing.sas_token_env'
+    (default AZURE_STORAGE_SAS_TOKEN)."""
     if settings.get("sas_token"):
         return settings["sas_token"]
+    if settings.get("sas_token_secret"):
+        return read_secret(settings["sas_token_secret"], None, "landing.sas_token_secret", _SOURCE,
+                           region_setting=False).strip().lstrip("?")
     name = settings.get("sas_token_env") or DEFAULT_SAS_TOKEN_ENV
     token = os.environ.get(name, "").strip().lstrip("?")
     if not token:
