@@ -8,8 +8,9 @@ against the same start snapshot, so it gives the same answer. Snapshots are one 
 small: per object, its identity and a small payload (for the catalog, a 4-byte checksum of each
 compared field, never the values).
 
-A snapshot is stored as lines of text (``"type"|"id"|"payload"``, CSV-quoted), spread over
-``BUCKETS`` buckets by a hash of the id and written to SQLite a chunk of lines at a time: a row
+A snapshot is stored as lines of text (``"type"|"id"|"payload"``, CSV-quoted; ``snapshot_codec``
+is the one codec of that layout), spread over ``BUCKETS`` buckets by a hash of the id and written
+to SQLite a chunk of lines at a time: a row
 per object would cost more than everything else the collector does with it. Two snapshots are
 compared bucket by bucket, so memory holds one bucket's objects at a time, and a bucket whose
 digest did not change is skipped without being parsed. The digest is the number of its lines and
@@ -23,13 +24,13 @@ plus ``keep_older`` before it.
 
 import contextlib
 import os
-import re
 import sqlite3
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from .errors import CollectorError
+from .snapshot_codec import changed_fields, encode_line, field, parse_lines, unfield
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -49,17 +50,6 @@ LAYOUT_VERSION = 3
 BUCKETS = 256
 # Objects held before their lines go to SQLite, one chunk per bucket.
 PENDING = 20_000
-# One object's line: type and id as CSV-quoted fields (quotes doubled), the payload in hex.
-_LINE = re.compile(rb'"((?:[^"]+|"")*)"\|"((?:[^"]+|"")*)"\|"([0-9a-f]*)"\n')
-
-
-def changed_fields(old, new, names):
-    """The ``names`` whose checksums differ between payloads ``old`` and ``new``: one checksum per
-    name, all of the same width."""
-    width = len(new) // len(names)
-    return [name for i, name in enumerate(names) if old[width * i:width * (i + 1)] != new[width * i:width * (i + 1)]]
-
-
 def is_disk_full(error):
     """Whether ``error`` is SQLite's "database or disk is full" (SQLITE_FULL)."""
     code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
@@ -71,14 +61,6 @@ def is_disk_full(error):
 def _chunks(snapshot):
     """The table of a snapshot's chunks (``snapshot`` is the integer id the store gave it)."""
     return f"chunks_{int(snapshot)}"
-
-
-def _field(text):
-    return text.replace('"', '""').encode("utf-8")
-
-
-def _text(field):
-    return field.decode("utf-8").replace('""', '"')
 
 
 class SnapshotStore:
@@ -152,8 +134,8 @@ class SnapshotStore:
         """(object_type, object_id, payload) of every object of ``snapshot``, as text (and the
         payload as bytes) in the order they were added to each bucket."""
         for bucket in range(BUCKETS):
-            for object_type, object_id, payload in _parse(self._bucket(snapshot, bucket)):
-                yield _text(object_type), _text(object_id), bytes.fromhex(payload.decode("ascii"))
+            for object_type, object_id, payload in parse_lines(self._bucket(snapshot, bucket)):
+                yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
 
     def diff(self, old, new):
         """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
@@ -164,8 +146,8 @@ class SnapshotStore:
             for bucket in range(BUCKETS):
                 if digests[0].get(bucket) == digests[1].get(bucket):
                     continue
-                before = {(t, i): p for t, i, p in _parse(self._bucket(old, bucket))}
-                after = {(t, i): p for t, i, p in _parse(self._bucket(new, bucket))}
+                before = {(t, i): p for t, i, p in parse_lines(self._bucket(old, bucket))}
+                after = {(t, i): p for t, i, p in parse_lines(self._bucket(new, bucket))}
                 for key in sorted(before.keys() | after.keys()):
                     was, now = before.get(key), after.get(key)
                     if was is None:
@@ -205,11 +187,6 @@ class SnapshotStore:
         return _Transaction(self._db, self._lock)
 
 
-def _parse(lines):
-    """(object_type, object_id, payload) of each line, as stored."""
-    return (match.groups() for match in _LINE.finditer(lines))
-
-
 class SnapshotWriter:
     """Adds objects to one snapshot. Their lines are held by bucket, then written ``PENDING`` at a
     time on a thread of its own, one batch in flight at most: SQLite lets go of the GIL while it
@@ -228,7 +205,7 @@ class SnapshotWriter:
         (bytes, quotes doubled: as the contract's files have them), the payload in hex (ASCII bytes)."""
         buckets, digests, checksum = self._buckets, self._digests, zlib.crc32
         for object_type, object_id, payload in objects:
-            line = b"".join((b'"', object_type, b'"|"', object_id, b'"|"', payload, b'"\n'))
+            line = encode_line(object_type, object_id, payload)
             bucket = checksum(object_id) % BUCKETS
             buckets[bucket].append(line)
             digests[bucket] += checksum(line)
@@ -238,7 +215,7 @@ class SnapshotWriter:
 
     def add_text(self, objects):
         """Add (object_type, object_id, payload) triples of text, text and bytes."""
-        self.add([(_field(object_type), _field(object_id), payload.hex().encode("ascii"))
+        self.add([(field(object_type), field(object_id), payload.hex().encode("ascii"))
                   for object_type, object_id, payload in objects])
 
     def flush(self):
