@@ -16,6 +16,11 @@ locks what a view reads until the savepoint ends, so the locks held at any momen
 the batch, not by the database (the server's lock table is shared and finite). The others run in
 one piece, and in batches when the database is read again because an object vanished under a
 statement. A replacement without ``{3}`` always runs in one piece.
+
+The shipped statements write an object's id as ``{object_id(n.nspname, c.relname)}`` (an object of
+the database) or ``{server_object_id(r.rolname)}`` (a role, a database): ``ids.py`` holds the one
+definition, and these are written out when a statement is loaded, so ``get()`` and the server see
+plain SQL.
 """
 
 import re
@@ -27,6 +32,8 @@ from psycopg import sql
 
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.errors import ExtractError
+
+from .ids import expand_object_ids
 
 SQL_DIR = Path(__file__).parent / "sql"
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
@@ -170,8 +177,9 @@ NAMED_STATEMENTS = (
 BY_NAME = {s.name: s for s in NAMED_STATEMENTS}
 
 
-def load_default(name):
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+def load_default(name: str) -> str:
+    """The shipped text of statement ``name``, its id macros written out (see the docstring)."""
+    return expand_object_ids((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
 class StatementSet:

@@ -1,23 +1,12 @@
 """Names as the server resolves them: the database's relations, search paths, identifiers."""
 
-import re
 from dataclasses import dataclass
 from typing import Optional
 
-from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
+from ..ids import child_id, sql_object_id
 from ..statements import tagged
 
-_SIMPLE = re.compile(r"[a-z_][a-z0-9_]*\Z")
-_QUOTED_KEYWORDS = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
-
-
-def quote_ident(name):
-    """PostgreSQL's quote_ident(): quote unless lower-case simple and not a (non-unreserved) keyword."""
-    if _SIMPLE.match(name) and name not in _QUOTED_KEYWORDS:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -42,7 +31,7 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
 """)
-DATABASE_ID_SQL = tagged("SELECT quote_ident(%(host)s) || '.' || quote_ident(current_database())")
+DATABASE_ID_SQL = tagged(f"SELECT {sql_object_id('current_database()', host='%(host)s')}")
 DEFAULT_SEARCH_PATH_SQL = tagged("SELECT reset_val FROM pg_settings WHERE name = 'search_path'")
 
 
@@ -85,8 +74,7 @@ class RelationCatalog:
         if entry is None:
             return None
         kind, extension = (entry, None) if isinstance(entry, str) else entry
-        return Relation(RELATION_TYPES[kind], f"{self._database_id}.{quote_ident(schema)}.{quote_ident(name)}",
-                        extension)
+        return Relation(RELATION_TYPES[kind], child_id(self._database_id, schema, name), extension)
 
 
 def parse_search_path(setting, owner=None):
