@@ -25,13 +25,14 @@ import logging
 import os
 import re
 from datetime import timedelta
-from typing import Tuple
+from typing import Any, Iterable, Optional, Tuple, Union
 
 from kada_collectors.lib.config import load_config, validate_settings
 from kada_collectors.lib.errors import CollectorError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm
 from kada_collectors.lib.hwm import HWMStore
 from kada_collectors.lib.landing import HWMConflict, LandingHWM, open_landing, push_run
+from kada_collectors.lib.landing.base import Store
 
 from .job import extract, manifest_name_of, publish_window, read_window, require_landed
 from .postgres import Extractor
@@ -46,7 +47,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 # -- the work of each task (plain functions: no Airflow needed to call them) ------------------------
 
-def config_files(configs):
+def config_files(configs: Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]) -> list[str]:
     """The config files: every ``*.json`` of a folder, or the given list."""
     if isinstance(configs, (str, os.PathLike)) and os.path.isdir(configs):
         files = sorted(glob.glob(os.path.join(os.fspath(configs), "*.json")))
@@ -56,12 +57,13 @@ def config_files(configs):
     return [os.fspath(configs)] if isinstance(configs, (str, os.PathLike)) else [os.fspath(c) for c in configs]
 
 
-def plan_units(configs, split="server"):
+def plan_units(configs: Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]],
+               split: str = "server") -> list[dict]:
     """One unit of work per server or per database. A config that cannot be read still yields a
     unit, carrying its error, so that only its own tasks fail."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    units = []
+    units: list[dict[str, Any]] = []
     for path in config_files(configs):
         name = _UNSAFE.sub("_", os.path.splitext(os.path.basename(path))[0])
         try:
@@ -90,7 +92,7 @@ def plan_units(configs, split="server"):
 SNAPSHOT_FILE = "kada_postgres_snapshots.sqlite"
 
 
-def unit_config(unit):
+def unit_config(unit: dict) -> dict:
     """The unit's config: for one database of a server, its own output folder, landing folder and
     change-event snapshots. A task's working folder means nothing on a worker: the snapshots go
     next to the extracts unless the config says where."""
@@ -114,7 +116,7 @@ def unit_config(unit):
     return config
 
 
-def _mask(*secrets):
+def _mask(*secrets: Optional[str]) -> None:
     """Register secrets with Airflow's masker (when running under Airflow)."""
     try:
         from airflow.sdk.log import mask_secret
@@ -125,7 +127,7 @@ def _mask(*secrets):
             mask_secret(secret)
 
 
-def _open(config):
+def _open(config: dict) -> Store:
     store = open_landing(config["landing"])
     _mask(*getattr(store, "secrets", ()))
     return store
@@ -172,7 +174,7 @@ class VariableHWM:
         return self.where()
 
 
-def _unit_hwm(unit: dict, hwm: str, store) -> HWMStore:
+def _unit_hwm(unit: dict, hwm: str, store: Any) -> HWMStore:
     """Where the unit's HWM lives: an Airflow Variable, or the unit's landing area (``store``)."""
     return VariableHWM(unit["name"]) if hwm == "variable" else LandingHWM(store, unit["name"])
 
@@ -216,8 +218,10 @@ def save_unit_hwm(result: dict, hwm: str = "landing") -> dict:
 
 # -- the DAG --------------------------------------------------------------------------------------------
 
-def collector_dag(dag_id, configs, *, split="server", hwm="landing", schedule="@daily", start_date=None,
-                  retries=2, retry_delay=timedelta(minutes=5), tags=("kada",), **dag_kwargs):
+def collector_dag(dag_id: str, configs: Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]], *,
+                  split: str = "server", hwm: str = "landing", schedule: Any = "@daily", start_date: Any = None,
+                  retries: int = 2, retry_delay: timedelta = timedelta(minutes=5), tags: Iterable[str] = ("kada",),
+                  **dag_kwargs: Any) -> Any:
     """Build the collector DAG (see the module docstring). Extra keyword arguments go to ``@dag``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -234,6 +238,7 @@ def collector_dag(dag_id, configs, *, split="server", hwm="landing", schedule="@
     dag_kwargs.setdefault("max_active_runs", 1)
     dag_kwargs.setdefault("catchup", False)
 
+    # The tasks carry no annotations: Airflow reads a dict return annotation as multiple_outputs.
     @dag(dag_id=dag_id, schedule=schedule, start_date=start_date or datetime(2026, 1, 1, tzinfo=timezone.utc),
          default_args=default_args, tags=list(tags), **dag_kwargs)
     def collector():

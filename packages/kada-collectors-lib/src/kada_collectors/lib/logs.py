@@ -5,6 +5,8 @@ import logging
 import sys
 import time
 import traceback
+from types import TracebackType
+from typing import Optional
 
 from .errors import CollectorError
 from .redact import redact_credentials
@@ -15,7 +17,7 @@ LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
 class RedactingFilter(logging.Filter):
     """Redacts credentials from every record, whoever logged it (a driver error can quote a DSN)."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         clean = redact_credentials(message)
         if clean != message:
@@ -37,7 +39,7 @@ def get_generic_logger(name: str, level: int = logging.INFO) -> logging.Logger:
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
         handler.addFilter(RedactingFilter())
-        handler._kada_handler = True
+        handler._kada_handler = True  # type: ignore[attr-defined]  # marks ours
         logger.addHandler(handler)
     logger.setLevel(level)
     install_exit_hook(logger)
@@ -56,7 +58,7 @@ def install_exit_hook(logger: logging.Logger) -> None:
     if getattr(previous, "_kada_hook", False):
         return
 
-    def hook(kind, error, tb):
+    def hook(kind: type[BaseException], error: BaseException, tb: Optional[TracebackType]) -> None:
         if isinstance(error, CollectorError):
             logger.error("%s", error)
             # Raised from the hook, SystemExit ends the interpreter normally, with this status.
@@ -67,5 +69,5 @@ def install_exit_hook(logger: logging.Logger) -> None:
         else:
             previous(kind, error, tb)
 
-    hook._kada_hook = True
+    hook._kada_hook = True  # type: ignore[attr-defined]  # marks ours
     sys.excepthook = hook

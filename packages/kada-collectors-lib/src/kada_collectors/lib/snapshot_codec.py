@@ -22,7 +22,8 @@ def split_record(record: bytes) -> tuple[bytes, bytes, bytes, int]:
     """(checksums, object_type, object_id, start) of a server record; ``record[start:]`` is the
     record without its checksums. Type and id as the file has them."""
     start = record.index(b"|") + 1
-    object_type, object_id = _IDENTITY.match(record, start).group(1, 2)
+    # Once per metadata row, so no check: the server writes both fields on every record.
+    object_type, object_id = _IDENTITY.match(record, start).group(1, 2)  # type: ignore[union-attr]
     return record[1:start - 2], object_type, object_id, start
 
 
@@ -31,7 +32,7 @@ def encode_line(object_type: bytes, object_id: bytes, checksums: bytes) -> bytes
     return b"".join((b'"', object_type, b'"|"', object_id, b'"|"', checksums, b'"\n'))
 
 
-def parse_lines(lines: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+def parse_lines(lines: bytes) -> Iterator[tuple[bytes, ...]]:
     """(object_type, object_id, checksums) of each line, as stored."""
     return (match.groups() for match in _LINE.finditer(lines))
 

@@ -9,6 +9,7 @@ config can be validated where the secret is not available.
 
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import Setting, absolute_path, describe, validate_section
@@ -120,7 +121,7 @@ SETTINGS_BY_TYPE = {
 }
 
 
-def landing_problems(value):
+def landing_problems(value: Any) -> list[str]:
     """Every problem of a ``landing`` section (a dict), as sentences; [] when it is valid."""
     try:
         landing_settings(value)
@@ -129,7 +130,7 @@ def landing_problems(value):
     return []
 
 
-def landing_settings(value):
+def landing_settings(value: Any) -> dict[str, Any]:
     """The ``landing`` section completed with defaults (prefix without outer slashes)."""
     if not isinstance(value, dict):
         raise ConfigError([f"'landing' must be an object, got {describe(value)}"], _SOURCE)
@@ -151,7 +152,7 @@ def landing_settings(value):
     return result
 
 
-def resolve_sas_token(settings):
+def resolve_sas_token(settings: dict[str, Any]) -> str:
     """The Azure SAS token: 'landing.sas_token', else the environment variable named by
     'landing.sas_token_env' (default AZURE_STORAGE_SAS_TOKEN)."""
     if settings.get("sas_token"):
