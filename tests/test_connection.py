@@ -160,11 +160,12 @@ def test_the_kind_and_the_words_of_a_connect_error_agree(shop, tmp_path, case, k
     from conftest import LOW_PRIVILEGE_USER
     from kada_collectors.extractors.postgres.session import connect_error_kind, explain_connect_error
     dbname, overrides, server = "no_such_db", {"connect_timeout": 2}, "127.0.0.1"
+    cleanup = contextlib.ExitStack()
     if case == "no CONNECT":
-        shop.execute("DROP DATABASE IF EXISTS no_connect_here")
-        shop.execute("CREATE DATABASE no_connect_here")
-        shop.execute("REVOKE CONNECT ON DATABASE no_connect_here FROM PUBLIC")
         dbname, overrides["user"] = "no_connect_here", LOW_PRIVILEGE_USER
+        shop.create_database(dbname)
+        cleanup.callback(shop.drop_database, dbname)  # gone before the next test lists the server's databases
+        shop.execute(f"REVOKE CONNECT ON DATABASE {dbname} FROM PUBLIC")
     elif case == "closed port":
         overrides["port"] = free_port()
     elif case == "unknown host":
@@ -172,7 +173,7 @@ def test_the_kind_and_the_words_of_a_connect_error_agree(shop, tmp_path, case, k
     elif case == "wrong password":
         overrides["password"] = SECRET
     service = another_service(case.split()[0]) if case.endswith("service") else contextlib.nullcontext(None)
-    with service as port:
+    with cleanup, service as port:
         overrides["port"] = port or overrides.get("port", shop.port)
         settings, password = validate_config({**extractor_config(shop, [dbname], tmp_path, **overrides),
                                               "server": server})
