@@ -25,7 +25,7 @@ from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.snapshot_codec import changed_fields, split_record, with_checksum
 from kada_collectors.lib.writer import csv_fields, csv_values, format_value
 
-from .ids import object_id
+from . import ids
 
 KIND = "metadata"
 COMPARED = ("PARENT_ID", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER", "DESCRIPTION",
@@ -53,7 +53,7 @@ class ChangeEvents:
         self._tail = self._tail_with("")
         # The ids of the database's objects all start with host.database. (quoted as the file has
         # them): the snapshot keeps them without it, from the dot on.
-        self._prefix = csv_fields((object_id(host, dbname) + ".",))[1:-1]
+        self._prefix = csv_fields((ids.object_id(host, dbname) + ".",))[1:-1]
 
     def session_writer(self):
         """A writer of this snapshot for another session of the database (a writer is one thread's)."""
