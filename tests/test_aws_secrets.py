@@ -16,7 +16,6 @@ from psycopg import sql
 
 from collect import extractor_config, load_manifest
 from landing_servers import MotoServer
-from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.extractors.postgres.passwords import forget_secrets
 from kada_collectors.extractors.postgres.session import DatabaseUnavailable, connect
 from kada_collectors.extractors.postgres.settings import validate_config

@@ -4,6 +4,7 @@ import contextlib
 import socket
 import threading
 
+import psycopg
 import pytest
 
 from collect import extractor_config
@@ -135,3 +136,56 @@ def test_another_service_on_the_port_is_told_apart(pg18, tmp_path, mode):
     assert message.count(f"something at 127.0.0.1:{port} accepted the connection but did not answer as "
                          "PostgreSQL") == 1, message  # it stops every database: said once
     assert f"pg_isready -h 127.0.0.1 -p {port}" in message and "cannot reach" not in message
+
+
+# What each kind of connect failure is worded as (explain_connect_error's openings).
+OPENINGS = {"unreachable": "cannot reach PostgreSQL at", "auth": "authentication refused for user",
+            "database": "database 'no_such_db' does not exist", "privilege": "user 'kada_collector_ro' may not connect",
+            "not_postgres": "something at 127.0.0.1:"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("case, kind", [("closed port", "unreachable"), ("unknown host", "unreachable"),
+                                        ("wrong password", "auth"), ("missing database", "database"),
+                                        ("no CONNECT", "privilege"), ("silent service", "not_postgres"),
+                                        ("http service", "not_postgres")])
+def test_the_kind_and_the_words_of_a_connect_error_agree(shop, tmp_path, case, kind):
+    """On the server's real error, connect_error_kind (what doctor and run() act on) and
+    explain_connect_error (what the user reads) report the same kind, and connect() carries both."""
+    from conftest import LOW_PRIVILEGE_USER
+    from kada_collectors.extractors.postgres.session import connect_error_kind, explain_connect_error
+    dbname, overrides, server = "no_such_db", {"connect_timeout": 2}, "127.0.0.1"
+    cleanup = contextlib.ExitStack()
+    if case == "no CONNECT":
+        dbname, overrides["user"] = "no_connect_here", LOW_PRIVILEGE_USER
+        shop.create_database(dbname)
+        cleanup.callback(shop.drop_database, dbname)  # gone before the next test lists the server's databases
+        shop.execute(f"REVOKE CONNECT ON DATABASE {dbname} FROM PUBLIC")
+    elif case == "closed port":
+        overrides["port"] = free_port()
+    elif case == "unknown host":
+        server = "no-such-host.invalid"
+    elif case == "wrong password":
+        overrides["password"] = SECRET
+    service = another_service(case.split()[0]) if case.endswith("service") else contextlib.nullcontext(None)
+    with cleanup, service as port:
+        overrides["port"] = port or overrides.get("port", shop.port)
+        settings, password = validate_config({**extractor_config(shop, [dbname], tmp_path, **overrides),
+                                              "server": server})
+        with pytest.raises(psycopg.Error) as raw:
+            psycopg.connect(host=settings["server"], port=settings["port"], dbname=dbname, user=settings["username"],
+                            password=password, sslmode=settings["sslmode"], connect_timeout=2)
+        with pytest.raises(DatabaseUnavailable) as caught:
+            connect(settings, password, dbname)
+        classified = connect_error_kind(raw.value, settings)
+        worded = explain_connect_error(raw.value, settings, dbname)
+    assert (classified, caught.value.kind) == (kind, kind)
+    assert worded.startswith(OPENINGS[kind]), worded
+    assert str(caught.value).startswith(OPENINGS[kind]), caught.value
+    assert not any(worded.startswith(o) for k, o in OPENINGS.items() if k != kind)
+    assert SECRET not in worded

@@ -56,6 +56,15 @@ def test_wheel_names_and_dependency(wheels):
     assert not any(f.startswith("kada_collectors/__init__") for f in files), "a namespace shared by both wheels"
 
 
+def test_the_wheels_ship_their_types(wheels):
+    """Each package is marked typed (PEP 561), so a customer's type checker reads its annotations."""
+    shipped = []
+    for wheel_path, package in zip(wheels, ("extractors", "lib"), strict=True):
+        with zipfile.ZipFile(wheel_path) as wheel:
+            shipped.append(f"kada_collectors/{package}/py.typed" in wheel.namelist())
+    assert shipped == [True, True]
+
+
 @pytest.mark.parametrize("version", PYTHONS)
 def test_fresh_install_runs_the_wrapper(version, wheels, pg18, tmp_path):
     python = find_python(version)

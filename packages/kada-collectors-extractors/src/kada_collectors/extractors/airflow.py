@@ -29,13 +29,14 @@ import logging
 import os
 import re
 from datetime import timedelta
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Any, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from kada_collectors.lib.config import load_config, validate_settings
 from kada_collectors.lib.errors import CollectorError, HWMError
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, format_hwm, now_hwm
 from kada_collectors.lib.hwm import HWMStore
 from kada_collectors.lib.landing import HWMConflict, LandingHWM, open_landing, push_run
+from kada_collectors.lib.landing.base import Store
 
 from .job import extract, manifest_name_of, publish_window, read_window, require_landed
 from .postgres import Extractor
@@ -48,9 +49,13 @@ VARIABLE_PREFIX = "kada_hwm_"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+# A config file, or several: paths, or a folder of them.
+ConfigFiles = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
+
+
 # -- the work of each task (plain functions: no Airflow needed to call them) ------------------------
 
-def config_files(configs):
+def config_files(configs: ConfigFiles) -> list[str]:
     """The config files: every ``*.json`` of a folder, or the given list."""
     if isinstance(configs, (str, os.PathLike)) and os.path.isdir(configs):
         files = sorted(glob.glob(os.path.join(os.fspath(configs), "*.json")))
@@ -72,18 +77,18 @@ def _source(path: str) -> Tuple[str, Optional[dict], Optional[str]]:
     return name, config, None
 
 
-def plan_units(configs, split: str = "server", sessions_per_task: Optional[int] = None) -> List[dict]:
+def plan_units(configs: ConfigFiles, split: str = "server", sessions_per_task: Optional[int] = None) -> List[dict]:
     """One unit of work per server or per database. A config that cannot be read still yields a
     unit, carrying its error, so that only its own tasks fail. ``sessions_per_task`` caps the
     sessions one database's unit opens (its ``max_connections``)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    units = []
+    units: list[dict[str, Any]] = []
     for path in config_files(configs):
         name, config, error = _source(path)
         whole = {"name": name, "config": path, "database": None, "folder": None, "sessions": None, "error": error}
         # ["*"] is resolved when the run starts, not when the DAG is parsed: one unit for the server.
-        if error or split == "server" or config["databases"] == ["*"]:
+        if config is None or split == "server" or config["databases"] == ["*"]:
             units.append(whole)
             continue
         for database in config["databases"]:
@@ -103,7 +108,7 @@ def _refuse_clashes(names: List[str], what: str) -> None:
 SNAPSHOT_FILE = "kada_postgres_snapshots.sqlite"
 
 
-def unit_config(unit):
+def unit_config(unit: dict) -> dict:
     """The unit's config: for one database of a server, its own output folder, landing folder and
     change-event snapshots. A task's working folder means nothing on a worker: the snapshots go
     next to the extracts unless the config says where."""
@@ -131,7 +136,7 @@ def unit_config(unit):
     return config
 
 
-def _mask(*secrets):
+def _mask(*secrets: Optional[str]) -> None:
     """Register secrets with Airflow's masker (when running under Airflow)."""
     try:
         from airflow.sdk.log import mask_secret
@@ -142,7 +147,7 @@ def _mask(*secrets):
             mask_secret(secret)
 
 
-def _open(config):
+def _open(config: dict) -> Store:
     store = open_landing(config["landing"])
     _mask(*getattr(store, "secrets", ()))
     return store
@@ -189,7 +194,7 @@ class VariableHWM:
         return self.where()
 
 
-def _unit_hwm(unit: dict, hwm: str, store) -> HWMStore:
+def _unit_hwm(unit: dict, hwm: str, store: Any) -> HWMStore:
     """Where the unit's HWM lives: an Airflow Variable, or the unit's landing area (``store``)."""
     return VariableHWM(unit["name"]) if hwm == "variable" else LandingHWM(store, unit["name"])
 
@@ -266,7 +271,7 @@ def _mappable(path: str, units: List[dict], max_map_length: Optional[int]) -> Li
     return units
 
 
-def fleet(configs, split: str = "server", sessions_per_task: int = 1,
+def fleet(configs: ConfigFiles, split: str = "server", sessions_per_task: int = 1,
           max_map_length: Optional[int] = None) -> List[Server]:
     """The servers of the fleet, one task group each, when the DAG is parsed (their databases are
     listed again when it runs). Refuses names that would clash, and a server with more databases
@@ -284,7 +289,7 @@ def fleet(configs, split: str = "server", sessions_per_task: int = 1,
     return servers
 
 
-def pool_commands(configs, pool: str = SERVER_POOL) -> List[str]:
+def pool_commands(configs: ConfigFiles, pool: str = SERVER_POOL) -> List[str]:
     """The Airflow CLI commands that create the fleet's per-server pools, each as large as its
     config's ``max_connections`` (the sessions the server may receive from the collector)."""
     servers = fleet(configs, "database")
@@ -326,9 +331,10 @@ def _split_settings(settings: dict) -> Tuple[dict, dict]:
     return dag_kwargs, {k: v for k, v in settings.items() if k not in dag_names}
 
 
-def collector_dag(dag_id: str, configs, *, split: str = "server", hwm: str = "landing", schedule="@daily",
-                  start_date=None, default_args: Optional[dict] = None, server_pool: Optional[str] = SERVER_POOL,
-                  sessions_per_task: int = 1, tags=("kada",), **settings):
+def collector_dag(dag_id: str, configs: ConfigFiles, *,
+                  split: str = "server", hwm: str = "landing", schedule: Any = "@daily", start_date: Any = None,
+                  default_args: Optional[dict] = None, server_pool: Optional[str] = SERVER_POOL,
+                  sessions_per_task: int = 1, tags: Iterable[str] = ("kada",), **settings: Any) -> Any:
     """Build the collector DAG (see the module docstring): one task group per config, its
     databases mapped in it. Keyword arguments ``@dag`` takes go to the DAG; those only a task
     takes (``pool``, ``queue``, ``owner``, ``execution_timeout``, ``retries``, ...) go to every
@@ -352,6 +358,7 @@ def collector_dag(dag_id: str, configs, *, split: str = "server", hwm: str = "la
     dag_kwargs.setdefault("catchup", False)
     servers = fleet(configs, split, sessions_per_task, _max_map_length())
 
+    # The tasks carry no annotations: Airflow reads a dict return annotation as multiple_outputs.
     @dag(dag_id=dag_id, schedule=schedule, start_date=start_date or datetime(2026, 1, 1, tzinfo=timezone.utc),
          default_args={**TASK_DEFAULTS, **(default_args or {}), **task_kwargs}, tags=list(tags), **dag_kwargs)
     def collector():

@@ -10,7 +10,7 @@ failure and the next run repeats the window.
 
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Optional, Tuple, Union
+from typing import Literal, Optional, Tuple, Union, overload
 
 from kada_collectors.lib.config import load_config, validate_settings
 from kada_collectors.lib.contract import STAMP_FORMAT, manifest_file_name
@@ -60,6 +60,14 @@ def publish_window(hwm: HWMStore, end_hwm: str, version: object) -> str:
 
 
 # -- the job's inputs ----------------------------------------------------------------------------
+
+@overload
+def load_job(config_path: ConfigPath, extractor: Literal[True] = ...) -> Tuple[dict, Extractor]: ...
+
+
+@overload
+def load_job(config_path: ConfigPath, extractor: Literal[False]) -> Tuple[dict, None]: ...
+
 
 def load_job(config_path: ConfigPath, extractor: bool = True) -> Tuple[dict, Optional[Extractor]]:
     """The config and its ``Extractor``: the whole config (landing included) validated at once.

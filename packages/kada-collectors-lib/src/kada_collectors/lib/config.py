@@ -30,7 +30,7 @@ class Setting:
     secret: bool = False  # never echoed in messages or the manifest
 
 
-def load_config(path):
+def load_config(path: "str | os.PathLike[str]") -> dict[str, Any]:
     """Read a JSON config file into a dict; a clear ``ConfigError`` names the file and the fault."""
     path = os.fspath(path)
     try:

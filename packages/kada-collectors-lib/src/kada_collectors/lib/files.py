@@ -26,7 +26,7 @@ def atomic_write(path: str, content: Content, *, binary: bool = False, unique: b
         if callable(content):
             content(f)
         else:
-            f.write(content)
+            f.write(content)  # type: ignore[arg-type]  # bytes opened it binary, str as text
         f.flush()
         os.fsync(f.fileno())
         f.close()

@@ -9,7 +9,7 @@ skip) a window without anyone noticing.
 import os
 import re
 from datetime import datetime, timezone
-from typing import Optional, Protocol, Tuple
+from typing import Optional, Protocol, Tuple, Union
 
 from .errors import HWMError
 from .files import atomic_write
@@ -19,7 +19,7 @@ BEGINNING_OF_TIME = "1970-01-01 00:00:00"
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def hwm_path(prefix, file_path=None):
+def hwm_path(prefix: str, file_path: Optional[str] = None) -> str:
     if not isinstance(prefix, str) or not _PREFIX.match(prefix):
         raise HWMError(
             f"invalid HWM prefix {prefix!r}: use letters, digits, '_', '-' or '.', e.g. 'postgres'"
@@ -27,7 +27,7 @@ def hwm_path(prefix, file_path=None):
     return os.path.join(file_path if file_path is not None else os.getcwd(), f"{prefix}_hwm.txt")
 
 
-def parse_hwm(value, what="HWM"):
+def parse_hwm(value: Union[str, datetime], what: str = "HWM") -> datetime:
     """Parse a ``YYYY-MM-DD HH:MM:SS`` string (UTC) into an aware datetime, or raise HWMError."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
@@ -39,11 +39,11 @@ def parse_hwm(value, what="HWM"):
         raise HWMError(f"{what} {value!r} is not formatted YYYY-MM-DD HH:MM:SS (UTC), e.g. '2026-01-31 23:59:00'") from None
 
 
-def format_hwm(moment):
+def format_hwm(moment: Union[str, datetime]) -> str:
     return parse_hwm(moment).strftime(HWM_FORMAT)
 
 
-def now_hwm():
+def now_hwm() -> str:
     return datetime.now(timezone.utc).strftime(HWM_FORMAT)
 
 
@@ -88,7 +88,7 @@ class FileHWM:
         return publish_hwm(self.name, value, self.folder)
 
 
-def get_hwm(prefix, file_path=None):
+def get_hwm(prefix: str, file_path: Optional[str] = None) -> Tuple[str, str]:
     """Return ``(start_hwm, end_hwm)``: the published HWM (or the beginning of time) and now, UTC."""
     path = hwm_path(prefix, file_path)
     try:
@@ -108,16 +108,16 @@ def get_hwm(prefix, file_path=None):
     return start, now_hwm()
 
 
-def _corrupt(path, found):
+def _corrupt(path: str, found: str) -> HWMError:
     return HWMError(
         f"HWM file {path} is corrupt: expected one line 'YYYY-MM-DD HH:MM:SS' (UTC), found {found}. "
         "Write the last good value into it, or delete it to re-extract from the beginning of time.")
 
 
-def publish_hwm(prefix, date, file_path=None):
+def publish_hwm(prefix: str, date: Union[str, datetime], file_path: Optional[str] = None) -> str:
     """Record ``date`` as the next run's start. Written aside then renamed, so never half-written."""
     path = hwm_path(prefix, file_path)
     value = format_hwm(date) if isinstance(date, datetime) else date
     parse_hwm(value, what="the HWM to publish")
-    value = value.strip()
+    value = value.strip()  # a str: parse_hwm refused anything else
     return atomic_write(path, value + "\n", unique=True)  # unique: runs may race to publish

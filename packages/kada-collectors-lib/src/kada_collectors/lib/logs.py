@@ -5,6 +5,8 @@ import logging
 import sys
 import time
 import traceback
+from types import TracebackType
+from typing import Optional
 
 from .errors import CollectorError
 from .redact import redact_credentials
@@ -18,7 +20,7 @@ COLLECTOR_LOGGER = "kada_collectors"
 class RedactingFilter(logging.Filter):
     """Redacts credentials from every record, whoever logged it (a driver error can quote a DSN)."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         clean = redact_credentials(message)
         if clean != message:
@@ -40,7 +42,7 @@ def get_generic_logger(name: str, level: int = logging.INFO) -> logging.Logger:
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
         handler.addFilter(RedactingFilter())
-        handler._kada_handler = True
+        handler._kada_handler = True  # type: ignore[attr-defined]  # marks ours
         logger.addHandler(handler)
     logger.setLevel(level)
     # Through the root logger's handler, the hook's line still names the collector.
@@ -60,7 +62,7 @@ def install_exit_hook(logger: logging.Logger) -> None:
     if getattr(previous, "_kada_hook", False):
         return
 
-    def hook(kind, error, tb):
+    def hook(kind: type[BaseException], error: BaseException, tb: Optional[TracebackType]) -> None:
         if isinstance(error, CollectorError):
             logger.error("%s", error)
             # Raised from the hook, SystemExit ends the interpreter normally, with this status.
@@ -71,5 +73,5 @@ def install_exit_hook(logger: logging.Logger) -> None:
         else:
             previous(kind, error, tb)
 
-    hook._kada_hook = True
+    hook._kada_hook = True  # type: ignore[attr-defined]  # marks ours
     sys.excepthook = hook

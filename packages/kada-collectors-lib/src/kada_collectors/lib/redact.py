@@ -14,7 +14,7 @@ what is caught and what cannot be.
 """
 
 import re
-from typing import Any, Optional
+from typing import Any, Optional, overload
 
 REDACTED = "[REDACTED]"
 
@@ -167,6 +167,14 @@ SQL_TRIGGERS = {
     # Comments: anything a person wrote; the shapes of keys as well.
     "prose": r"""[=:'"`$\\]|-----|[_-]|A(?:[KS]IA|BIA|CCA|3T|KC)|GR1348941|eyJ|SG\.|[Bb]earer|BEARER""",
 }
+
+
+@overload
+def redact_credentials(text: str) -> str: ...
+
+
+@overload
+def redact_credentials(text: None) -> None: ...
 
 
 def redact_credentials(text: Optional[str]) -> Optional[str]:

@@ -8,8 +8,9 @@ against the same start snapshot, so it gives the same answer. Snapshots are one 
 small: per object, its identity and a small payload (for the catalog, a 4-byte checksum of each
 compared field, never the values).
 
-A snapshot is stored as lines of text (``"type"|"id"|"payload"``, CSV-quoted), spread over
-``BUCKETS`` buckets by a hash of the id and written to SQLite a chunk of lines at a time: a row
+A snapshot is stored as lines of text (``"type"|"id"|"payload"``, CSV-quoted; ``snapshot_codec``
+is the one codec of that layout), spread over ``BUCKETS`` buckets by a hash of the id and written
+to SQLite a chunk of lines at a time: a row
 per object would cost more than everything else the collector does with it. Two snapshots are
 compared bucket by bucket, so memory holds one bucket's objects at a time, and a bucket whose
 digest did not change is skipped without being parsed. The digest is the number of its lines and
@@ -23,13 +24,16 @@ plus ``keep_older`` before it.
 
 import contextlib
 import os
-import re
 import sqlite3
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Optional, Union
 
 from .errors import CollectorError
+from .snapshot_codec import changed_fields, encode_line, field, parse_lines, unfield
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -49,18 +53,7 @@ LAYOUT_VERSION = 3
 BUCKETS = 256
 # Objects held before their lines go to SQLite, one chunk per bucket.
 PENDING = 20_000
-# One object's line: type and id as CSV-quoted fields (quotes doubled), the payload in hex.
-_LINE = re.compile(rb'"((?:[^"]+|"")*)"\|"((?:[^"]+|"")*)"\|"([0-9a-f]*)"\n')
-
-
-def changed_fields(old, new, names):
-    """The ``names`` whose checksums differ between payloads ``old`` and ``new``: one checksum per
-    name, all of the same width."""
-    width = len(new) // len(names)
-    return [name for i, name in enumerate(names) if old[width * i:width * (i + 1)] != new[width * i:width * (i + 1)]]
-
-
-def is_disk_full(error):
+def is_disk_full(error: BaseException) -> bool:
     """Whether ``error`` is SQLite's "database or disk is full" (SQLITE_FULL)."""
     code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
     if code is not None:
@@ -68,21 +61,13 @@ def is_disk_full(error):
     return isinstance(error, sqlite3.Error) and "disk is full" in str(error)
 
 
-def _chunks(snapshot):
+def _chunks(snapshot: int) -> str:
     """The table of a snapshot's chunks (``snapshot`` is the integer id the store gave it)."""
     return f"chunks_{int(snapshot)}"
 
 
-def _field(text):
-    return text.replace('"', '""').encode("utf-8")
-
-
-def _text(field):
-    return field.decode("utf-8").replace('""', '"')
-
-
 class SnapshotStore:
-    def __init__(self, path):
+    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
         self.path = os.fspath(path)
         folder = os.path.dirname(self.path) or "."
         try:
@@ -112,32 +97,33 @@ class SnapshotStore:
             raise CollectorError(f"cannot open the snapshot store {self.path}: {e}. Set 'snapshot_path' to a "
                                  "writable file, or fix the folder's permissions") from None
 
-    def close(self):
+    def close(self) -> None:
         self._db.close()
 
-    def find(self, kind, host, database, hwm):
+    def find(self, kind: str, host: str, database: str, hwm: str) -> Optional[int]:
         """The id of the complete snapshot at ``hwm``, or None."""
         with self._lock:
             row = self._db.execute("SELECT max(id) FROM snapshots WHERE kind = ? AND host = ? AND database = ? "
                                    "AND hwm = ? AND complete = 1", (kind, host, database, hwm)).fetchone()
         return row[0]
 
-    def begin(self, kind, host, database, hwm):
+    def begin(self, kind: str, host: str, database: str, hwm: str) -> "SnapshotWriter":
         """A new, incomplete snapshot; complete() it once its database succeeded."""
         with self._transaction():
-            snapshot = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
-                                        (kind, host, database, hwm)).lastrowid
+            cursor = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm) VALUES (?, ?, ?, ?)",
+                                      (kind, host, database, hwm))
+            snapshot: int = cursor.lastrowid  # type: ignore[assignment]  # an INSERT's row id: never None
             table = _chunks(snapshot)
             self._db.execute(f"CREATE TABLE {table} (bucket INTEGER NOT NULL, objects INTEGER NOT NULL, "
                              "digest INTEGER NOT NULL, lines BLOB NOT NULL)")
             self._db.execute(f"CREATE INDEX {table}_bucket ON {table} (bucket)")
         return SnapshotWriter(self, snapshot)
 
-    def writer(self, snapshot):
+    def writer(self, snapshot: int) -> "SnapshotWriter":
         """Another writer of (incomplete) ``snapshot``: one for each thread adding objects to it."""
         return SnapshotWriter(self, snapshot)
 
-    def complete(self, writer, kind, host, database, hwm):
+    def complete(self, writer: "SnapshotWriter", kind: str, host: str, database: str, hwm: str) -> None:
         """Mark ``writer``'s snapshot complete, replacing any earlier one at the same HWM."""
         writer.flush()
         with self._transaction():
@@ -147,7 +133,7 @@ class SnapshotStore:
             self._delete(older)
             self._db.execute("UPDATE snapshots SET complete = 1 WHERE id = ?", (writer.snapshot,))
 
-    def discard(self, writer):
+    def discard(self, writer: "SnapshotWriter") -> None:
         try:
             writer.close()
         except (OSError, sqlite3.Error):
@@ -158,14 +144,14 @@ class SnapshotStore:
         except sqlite3.Error:
             pass  # a full disk: it stays incomplete, never used, and the next run's prune() drops it
 
-    def objects(self, snapshot):
+    def objects(self, snapshot: int) -> Iterator[tuple[str, str, bytes]]:
         """(object_type, object_id, payload) of every object of ``snapshot``, as text (and the
         payload as bytes) in the order they were added to each bucket."""
         for bucket in range(BUCKETS):
-            for object_type, object_id, payload in _parse(self._bucket(snapshot, bucket)):
-                yield _text(object_type), _text(object_id), bytes.fromhex(payload.decode("ascii"))
+            for object_type, object_id, payload in parse_lines(self._bucket(snapshot, bucket)):
+                yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
 
-    def diff(self, old, new):
+    def diff(self, old: int, new: int) -> Iterator[tuple[str, bytes, bytes, Optional[bytes], Optional[bytes]]]:
         """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
         ``new``, as stored (bytes: type and id CSV-quoted, payloads in hex), a bucket at a time
         and by identity within each. Holds the store until the caller has read it all."""
@@ -174,8 +160,8 @@ class SnapshotStore:
             for bucket in range(BUCKETS):
                 if digests[0].get(bucket) == digests[1].get(bucket):
                     continue
-                before = {(t, i): p for t, i, p in _parse(self._bucket(old, bucket))}
-                after = {(t, i): p for t, i, p in _parse(self._bucket(new, bucket))}
+                before = {(t, i): p for t, i, p in parse_lines(self._bucket(old, bucket))}
+                after = {(t, i): p for t, i, p in parse_lines(self._bucket(new, bucket))}
                 for key in sorted(before.keys() | after.keys()):
                     was, now = before.get(key), after.get(key)
                     if was is None:
@@ -185,7 +171,7 @@ class SnapshotStore:
                     elif was != now:
                         yield ("ALTERED", *key, was, now)
 
-    def prune(self, kind, host, database, oldest_needed, keep_older):
+    def prune(self, kind: str, host: str, database: str, oldest_needed: str, keep_older: int) -> None:
         """Delete incomplete snapshots and complete ones older than ``oldest_needed`` beyond
         the ``keep_older`` most recent of those."""
         rows = self._db.execute("SELECT id, hwm, complete FROM snapshots WHERE kind = ? AND host = ? AND database = ? "
@@ -195,29 +181,24 @@ class SnapshotStore:
         with self._transaction():
             self._delete(doomed)
 
-    def _bucket(self, snapshot, bucket):
+    def _bucket(self, snapshot: int, bucket: int) -> bytes:
         """The lines of one bucket of ``snapshot``, in the order they were added."""
         with self._lock:
             return b"".join(lines for (lines,) in self._db.execute(
                 f"SELECT lines FROM {_chunks(snapshot)} WHERE bucket = ? ORDER BY rowid", (bucket,)))
 
-    def _digests(self, snapshot):
+    def _digests(self, snapshot: int) -> dict[int, tuple[int, int]]:
         """{bucket: (objects, digest)} of ``snapshot``."""
         return {bucket: (objects, digest) for bucket, objects, digest in self._db.execute(
             f"SELECT bucket, sum(objects), sum(digest) FROM {_chunks(snapshot)} GROUP BY bucket")}
 
-    def _delete(self, ids):
+    def _delete(self, ids: Iterable[int]) -> None:
         for snapshot in ids:
             self._db.execute(f"DROP TABLE IF EXISTS {_chunks(snapshot)}")
             self._db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot,))
 
-    def _transaction(self):
+    def _transaction(self) -> "_Transaction":
         return _Transaction(self._db, self._lock)
-
-
-def _parse(lines):
-    """(object_type, object_id, payload) of each line, as stored."""
-    return (match.groups() for match in _LINE.finditer(lines))
 
 
 class SnapshotWriter:
@@ -225,20 +206,20 @@ class SnapshotWriter:
     time on a thread of its own, one batch in flight at most: SQLite lets go of the GIL while it
     writes, so the writing overlaps with reading the next rows instead of holding up the server."""
 
-    def __init__(self, store, snapshot):
+    def __init__(self, store: SnapshotStore, snapshot: int) -> None:
         self._store, self.snapshot = store, snapshot
-        self._buckets = [[] for _ in range(BUCKETS)]
+        self._buckets: list[list[bytes]] = [[] for _ in range(BUCKETS)]
         self._digests = [0] * BUCKETS
         self._pending = 0
-        self._worker = None
-        self._in_flight = None
+        self._worker: Optional[ThreadPoolExecutor] = None
+        self._in_flight: Optional[Future] = None
 
-    def add(self, objects):
+    def add(self, objects: list[tuple[bytes, bytes, bytes]]) -> None:
         """Add (object_type, object_id, payload) triples as stored: type and id as CSV field content
         (bytes, quotes doubled: as the contract's files have them), the payload in hex (ASCII bytes)."""
         buckets, digests, checksum = self._buckets, self._digests, zlib.crc32
         for object_type, object_id, payload in objects:
-            line = b"".join((b'"', object_type, b'"|"', object_id, b'"|"', payload, b'"\n'))
+            line = encode_line(object_type, object_id, payload)
             bucket = checksum(object_id) % BUCKETS
             buckets[bucket].append(line)
             digests[bucket] += checksum(line)
@@ -246,17 +227,17 @@ class SnapshotWriter:
         if self._pending >= PENDING:
             self._hand_over()
 
-    def add_text(self, objects):
+    def add_text(self, objects: Iterable[tuple[str, str, bytes]]) -> None:
         """Add (object_type, object_id, payload) triples of text, text and bytes."""
-        self.add([(_field(object_type), _field(object_id), payload.hex().encode("ascii"))
+        self.add([(field(object_type), field(object_id), payload.hex().encode("ascii"))
                   for object_type, object_id, payload in objects])
 
-    def flush(self):
+    def flush(self) -> None:
         """Write every line added so far, and wait until it is written."""
         self._hand_over()
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Wait for the batch in flight (raising its error, if any) and stop the thread."""
         try:
             if self._in_flight is not None:
@@ -267,7 +248,7 @@ class SnapshotWriter:
                 self._worker.shutdown()
                 self._worker = None
 
-    def _hand_over(self):
+    def _hand_over(self) -> None:
         """Give the lines held to the writing thread: one chunk per bucket, in one transaction."""
         chunks = [(bucket, len(lines), self._digests[bucket], b"".join(lines))
                   for bucket, lines in enumerate(self._buckets) if lines]
@@ -282,20 +263,21 @@ class SnapshotWriter:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-snapshot")
         self._in_flight = self._worker.submit(self._write, chunks)
 
-    def _write(self, chunks):
+    def _write(self, chunks: list[tuple[int, int, int, bytes]]) -> None:
         with self._store._transaction():
             self._store._db.executemany(f"INSERT INTO {_chunks(self.snapshot)} VALUES (?, ?, ?, ?)", chunks)
 
 
 class _Transaction:
-    def __init__(self, db, lock):
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db, self._lock = db, lock
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._lock.acquire()
         self._db.execute("BEGIN")
 
-    def __exit__(self, kind, value, traceback):
+    def __exit__(self, kind: Optional[type[BaseException]], value: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
         try:
             if kind is None:
                 self._db.execute("COMMIT")

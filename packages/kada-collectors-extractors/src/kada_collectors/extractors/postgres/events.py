@@ -15,7 +15,6 @@ bytes without quoting anything again.
 """
 
 import contextlib
-import re
 import sqlite3
 import zlib
 
@@ -23,23 +22,20 @@ from pglast.parser import ParseError, fingerprint
 from psycopg import sql
 
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
-from kada_collectors.lib.snapshots import changed_fields
+from kada_collectors.lib.snapshot_codec import changed_fields, split_record, with_checksum
 from kada_collectors.lib.writer import csv_fields, csv_values, format_value
 
-from .lineage.names import quote_ident
+from . import ids
 
 KIND = "metadata"
 COMPARED = ("PARENT_ID", "ORDINAL_POSITION", "DATA_TYPE", "IS_NULLABLE", "DEFAULT_VALUE", "OWNER", "DESCRIPTION",
             "DEFINITION", "LANGUAGE", "PROPERTIES")
 PARSED_DEFINITIONS = (b"VIEW", b"MATERIALIZED_VIEW")
 _DEFINITION_AT = EXTRACT_COLUMNS["metadata"].index("DEFINITION")
-_DEFINITION_SLOT = 8 * COMPARED.index("DEFINITION")  # in the hex text of the checksums
-# The record's first two fields, OBJECT_TYPE and OBJECT_ID, still quoted as in the file.
 BATCH = 5000  # objects handed to the snapshot at a time
-_IDENTITY = re.compile(rb'"((?:[^"]+|"")*)"\|"((?:[^"]+|"")*)"\|')
 EVIDENCE = "SNAPSHOT_DIFF"
 
-# Over the fields as rendered for the file (text). hashtext() is the server's own text hash (the
+# Over the fields as rendered for the file (text), 4 bytes each (the layout: lib/snapshot_codec.py). hashtext() is the server's own text hash (the
 # one behind hash indexes), in every supported version, executable by any role; "C" so that no
 # collation takes part.
 CHECKSUMS = sql.SQL("encode({}, 'hex')").format(sql.SQL(" || ").join(
@@ -57,7 +53,7 @@ class ChangeEvents:
         self._tail = self._tail_with("")
         # The ids of the database's objects all start with host.database. (quoted as the file has
         # them): the snapshot keeps them without it, from the dot on.
-        self._prefix = csv_fields((f"{quote_ident(host)}.{quote_ident(dbname)}.",))[1:-1]
+        self._prefix = csv_fields((ids.object_id(host, dbname) + ".",))[1:-1]
 
     def session_writer(self):
         """A writer of this snapshot for another session of the database (a writer is one thread's)."""
@@ -76,14 +72,12 @@ class ChangeEvents:
 
     def _watch(self, records, part, writer):
         # Once per metadata row: kept to plain operations on bytes.
-        identity, first_run, batch = _IDENTITY.match, self.baseline is None, []
+        first_run, batch = self.baseline is None, []
         created, separator, tail, count = self._head["CREATED"], b'"|"', self._tail, 0
         prefix, cut = self._prefix, len(self._prefix) - 1
         for count, record in enumerate(records, 1):
             record = bytes(record)
-            start = record.index(b"|") + 1
-            object_type, object_id = identity(record, start).group(1, 2)
-            checksums = record[1:start - 2]
+            checksums, object_type, object_id, start = split_record(record)
             if object_type in PARSED_DEFINITIONS:
                 checksums = _with_view_fingerprint(checksums, record[start:])
             batch.append((object_type, object_id[cut:] if object_id.startswith(prefix) else object_id, checksums))
@@ -159,4 +153,4 @@ def _with_view_fingerprint(checksums, record):
     except ParseError:
         pass
     checksum = b"%08x" % zlib.crc32(definition.encode("utf-8"))
-    return checksums[:_DEFINITION_SLOT] + checksum + checksums[_DEFINITION_SLOT + len(checksum):]
+    return with_checksum(checksums, COMPARED, "DEFINITION", checksum)

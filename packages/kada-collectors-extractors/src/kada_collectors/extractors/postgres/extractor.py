@@ -8,6 +8,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
+from typing import Any, Optional, Union
 
 import psycopg
 from psycopg import IsolationLevel, pq, sql
@@ -118,27 +119,27 @@ class Extractor:
     The config is validated in full on construction, before anything connects.
     """
 
-    def __init__(self, **config):
+    def __init__(self, **config: Any) -> None:
         self._settings, self._password = validate_config(config)
         self._statements = StatementSet()
-        self._described = {}  # statement columns, per run (see _columns)
+        self._described: dict = {}  # statement columns, per run (see _columns)
         # Next to the HWM file by default (the working folder), as the wrapper keeps it.
         self._snapshot_path = os.path.abspath(self._settings.get("snapshot_path") or DEFAULT_SNAPSHOT_FILE)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         s = self._settings
         return f"Extractor(server={s['server']!r}, port={s['port']}, databases={s['databases']!r})"
 
     # -- the named SQL ---------------------------------------------------------------------------
-    def list_sql(self):
+    def list_sql(self) -> list[str]:
         """The names of every statement behind the extracts, in run order."""
         return self._statements.names()
 
-    def get_sql(self, name):
+    def get_sql(self, name: str) -> str:
         """The SQL text of statement ``name`` (with its ``{n}`` placeholders)."""
         return self._statements.get(name)
 
-    def overwrite_sql(self, name, statement):
+    def overwrite_sql(self, name: str, statement: str) -> None:
         """Replace statement ``name``; it must return the same columns as the one it replaces."""
         self._statements.overwrite(name, statement)
 
@@ -173,7 +174,8 @@ class Extractor:
         return True
 
     # -- the run ---------------------------------------------------------------------------------
-    def run(self, start_hwm=None, end_hwm=None):
+    def run(self, start_hwm: Optional[Union[str, datetime]] = None,
+            end_hwm: Optional[Union[str, datetime]] = None) -> dict:
         """Write every extract of the window ``[start_hwm, end_hwm]`` and the manifest.
 
         Databases are extracted ``max_connections`` at a time; one that fails does not stop the others, but

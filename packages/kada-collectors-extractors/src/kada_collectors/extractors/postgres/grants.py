@@ -6,6 +6,9 @@ collector's user may not exist yet. It adapts itself to the server's version whe
 ``\\if``), and every statement in it can be run again safely.
 """
 
+import itertools
+from typing import Optional
+
 from psycopg import sql
 
 from .access import is_all_databases
@@ -44,19 +47,33 @@ def psql_dbname(name):
     return '"' + name.replace('"', '""') + '"'
 
 
-def grants_script(settings, config_name="the config"):
+def grants_script(settings: dict, config_name: str = "the config") -> str:
     """The psql script granting what ``settings`` needs, and nothing more."""
-    user = settings["username"]
-    role = ident(user)
+    role = ident(settings["username"])
     rds = is_rds_endpoint(settings["server"])
-    iam = bool(settings.get("iam_auth"))
     query_log = query_log_sources(settings.get("query_log"), settings.get("meta_only", True))
     pgss = bool(query_log and query_log.get("pg_stat_statements"))
-    databases = list(settings["databases"])
-    every = is_all_databases(databases)
+    # The script's sections, numbered as printed: which ones appear depends on the options.
+    steps = itertools.count(2)
+    out = _login_role(settings, config_name, role, rds, query_log)
+    out += _connect(next(steps), settings["databases"], role)
+    if pgss:
+        out += _read_all_stats(next(steps), role)
+    out += _catalog(next(steps), settings["databases"], role, rds, pgss)
+    outside = _outside(query_log) if query_log else []
+    if outside:
+        out += ["", f"-- {next(steps)}. Outside the database."] + outside
+    if rds or settings.get("iam_auth"):
+        out += ["", f"-- TLS: connect with sslmode verify-full and the RDS CA bundle ({RDS_CA_BUNDLE_URL})."]
+    return "\n".join(out) + "\n"
+
+
+def _login_role(settings: dict, config_name: str, role: str, rds: bool, query_log: Optional[dict]) -> list[str]:
+    """The script's header, and its first section: the login role and how it authenticates."""
+    user = settings["username"]
+    iam = bool(settings.get("iam_auth"))
     admin = "the master user (a member of rds_superuser; RDS and Aurora have no superuser)" if rds else "a superuser"
     wants = ["metadata"] + (["the query log"] if query_log else [])
-    steps = iter(range(1, 10))  # the steps are numbered as printed: which ones appear depends on the options
     out = [
         f"-- Least privilege for the K data catalog collector's user {role} on "
         f"{settings['server']}:{settings['port']}{' (AWS RDS/Aurora)' if rds else ''}.",
@@ -69,49 +86,59 @@ def grants_script(settings, config_name="the config"):
         "-- catalog only, in read-only transactions.",
         r"\set ON_ERROR_STOP on",
         "",
-        f"-- {next(steps)}. The login role.",
+        "-- 1. The login role.",
         f"SELECT {literal('CREATE ROLE ' + role + ' LOGIN')} WHERE NOT EXISTS "
         f"(SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal(user)}) \\gexec",
     ]
-    if iam:
-        if rds:
-            out += [f"-- It logs in with IAM tokens: {RDS_IAM_ROLE} makes RDS check them (and refuse passwords).",
-                    f"GRANT {RDS_IAM_ROLE} TO {role};"]
-        else:
-            out += [f"-- iam_auth works with RDS/Aurora endpoints only: there, GRANT {RDS_IAM_ROLE} TO {role};"]
-        out += ["-- The AWS identity that signs the tokens needs this IAM policy statement:",
-                f'--   {{"Effect": "Allow", "Action": "rds-db:connect", "Resource": '
-                f'"arn:aws:rds-db:{settings.get("aws_region") or "<region>"}:<account>:dbuser:<DbiResourceId>/{user}"}}']
-        if settings.get("role_arn"):
-            out += [f"-- and may assume {settings['role_arn']} (sts:AssumeRole; the role's trust policy names it)."]
+    if not iam:
+        return out + ["-- Give it a password without writing it here or in the server's log: in psql, type",
+                      f"--   \\password {role}"]
+    if rds:
+        out += [f"-- It logs in with IAM tokens: {RDS_IAM_ROLE} makes RDS check them (and refuse passwords).",
+                f"GRANT {RDS_IAM_ROLE} TO {role};"]
     else:
-        out += ["-- Give it a password without writing it here or in the server's log: in psql, type",
-                f"--   \\password {role}"]
-    out += ["", f"-- {next(steps)}. CONNECT on each database to extract (PUBLIC usually has it already)."]
-    if every:
-        out += ['-- "databases": ["*"]: every database the role may CONNECT to is extracted (templates, databases',
-                "-- that refuse connections and rdsadmin are left out). Where PUBLIC's CONNECT was revoked, grant it",
-                "-- on each database to extract:",
-                f"--   GRANT CONNECT ON DATABASE <name> TO {role};"]
-    else:
-        out += [f"GRANT CONNECT ON DATABASE {ident(db)} TO {role};" for db in databases]
-    if pgss:
-        out += [
-            "",
-            f"-- {next(steps)}. The query log: other users' statements in pg_stat_statements need pg_read_all_stats,",
-            "-- and its privileges must be inherited (without, the text shows as <insufficient privilege>).",
-            "SELECT current_setting('server_version_num')::int >= 160000 AS kada_grant_with_inherit \\gset",
-            r"\if :kada_grant_with_inherit",
-            f"GRANT {READ_ALL_STATS} TO {role} WITH INHERIT TRUE;",
-            r"\else",
-            f"ALTER ROLE {role} INHERIT;",
-            f"GRANT {READ_ALL_STATS} TO {role};",
-            r"\endif",
-        ]
-    out += ["", f"-- {next(steps)}. In each database: the catalog. PUBLIC may read it by default; these grants matter",
-            "-- only where hardening revoked that."
-            + (" On RDS the catalog belongs to rdsadmin, so psql may warn 'no privileges were granted': harmless"
-               " while PUBLIC keeps its access." if rds else "")]
+        out += [f"-- iam_auth works with RDS/Aurora endpoints only: there, GRANT {RDS_IAM_ROLE} TO {role};"]
+    out += ["-- The AWS identity that signs the tokens needs this IAM policy statement:",
+            f'--   {{"Effect": "Allow", "Action": "rds-db:connect", "Resource": '
+            f'"arn:aws:rds-db:{settings.get("aws_region") or "<region>"}:<account>:dbuser:<DbiResourceId>/{user}"}}']
+    if settings.get("role_arn"):
+        out += [f"-- and may assume {settings['role_arn']} (sts:AssumeRole; the role's trust policy names it)."]
+    return out
+
+
+def _connect(step: int, databases: list, role: str) -> list[str]:
+    """CONNECT on each database."""
+    out = ["", f"-- {step}. CONNECT on each database to extract (PUBLIC usually has it already)."]
+    if is_all_databases(databases):
+        return out + ['-- "databases": ["*"]: every database the role may CONNECT to is extracted (templates, databases',
+                      "-- that refuse connections and rdsadmin are left out). Where PUBLIC's CONNECT was revoked, grant it",
+                      "-- on each database to extract:",
+                      f"--   GRANT CONNECT ON DATABASE <name> TO {role};"]
+    return out + [f"GRANT CONNECT ON DATABASE {ident(db)} TO {role};" for db in databases]
+
+
+def _read_all_stats(step: int, role: str) -> list[str]:
+    """What pg_stat_statements needs to show other users' statements."""
+    return [
+        "",
+        f"-- {step}. The query log: other users' statements in pg_stat_statements need pg_read_all_stats,",
+        "-- and its privileges must be inherited (without, the text shows as <insufficient privilege>).",
+        "SELECT current_setting('server_version_num')::int >= 160000 AS kada_grant_with_inherit \\gset",
+        r"\if :kada_grant_with_inherit",
+        f"GRANT {READ_ALL_STATS} TO {role} WITH INHERIT TRUE;",
+        r"\else",
+        f"ALTER ROLE {role} INHERIT;",
+        f"GRANT {READ_ALL_STATS} TO {role};",
+        r"\endif",
+    ]
+
+
+def _catalog(step: int, databases: list, role: str, rds: bool, pgss: bool) -> list[str]:
+    """The catalog in each database (and pg_stat_statements in the first)."""
+    out = ["", f"-- {step}. In each database: the catalog. PUBLIC may read it by default; these grants matter",
+           "-- only where hardening revoked that."
+           + (" On RDS the catalog belongs to rdsadmin, so psql may warn 'no privileges were granted': harmless"
+              " while PUBLIC keeps its access." if rds else "")]
     catalog = [f"GRANT USAGE ON SCHEMA pg_catalog TO {role};",
                "GRANT SELECT ON " + ", ".join(f"pg_catalog.{t}" for t in CATALOG_TABLES) + f" TO {role};"]
     extension = []
@@ -121,26 +148,24 @@ def grants_script(settings, config_name="the config"):
         extension = ["-- pg_stat_statements is cluster-wide: one database with the extension is enough.",
                      f"-- {preload[0].upper()}{preload[1:]}.",
                      "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"]
-    if every:
+    if is_all_databases(databases):
         out += ["-- Run these lines in every database to extract:"] + ["--   " + line for line in catalog]
-        if extension:
-            out += [r"\connect postgres"] + extension
-    else:
-        for index, db in enumerate(databases):
-            out += [f"\\connect {psql_dbname(db)}"] + catalog + (extension if index == 0 else [])
-    if query_log:
-        notes = []
-        if query_log.get("log_files"):
-            notes.append(f"-- The server's log files: the OS user running the collector must read "
-                         f"{query_log['log_files'].get('path')} (e.g. be in the group that owns it).")
-        if query_log.get("cloudwatch"):
-            group = query_log["cloudwatch"].get("log_group")
-            notes += ["-- CloudWatch Logs: the AWS identity running the collector needs:",
-                      '--   {"Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:DescribeLogStreams"], '
-                      f'"Resource": "arn:aws:logs:{query_log["cloudwatch"].get("region") or "<region>"}:<account>:'
-                      f'log-group:{group}:*"}}']
-        if notes:
-            out += ["", f"-- {next(steps)}. Outside the database."] + notes
-    if rds or iam:
-        out += ["", f"-- TLS: connect with sslmode verify-full and the RDS CA bundle ({RDS_CA_BUNDLE_URL})."]
-    return "\n".join(out) + "\n"
+        return out + ([r"\connect postgres"] + extension if extension else [])
+    for index, db in enumerate(databases):
+        out += [f"\\connect {psql_dbname(db)}"] + catalog + (extension if index == 0 else [])
+    return out
+
+
+def _outside(query_log: dict) -> list[str]:
+    """What the query log needs outside the database (files, CloudWatch): the section's lines, if any."""
+    notes = []
+    if query_log.get("log_files"):
+        notes.append(f"-- The server's log files: the OS user running the collector must read "
+                     f"{query_log['log_files'].get('path')} (e.g. be in the group that owns it).")
+    if query_log.get("cloudwatch"):
+        group = query_log["cloudwatch"].get("log_group")
+        notes += ["-- CloudWatch Logs: the AWS identity running the collector needs:",
+                  '--   {"Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:DescribeLogStreams"], '
+                  f'"Resource": "arn:aws:logs:{query_log["cloudwatch"].get("region") or "<region>"}:<account>:'
+                  f'log-group:{group}:*"}}']
+    return notes

@@ -160,8 +160,9 @@ _NOT_POSTGRES_SIGNS = ("invalid response to ssl negotiation", "expected authenti
 
 def connect_error_kind(error: Exception, settings: dict) -> str:
     """Which step of connecting failed: unreachable, not_postgres (something else answered on the
-    port), tls, auth, database (missing), privilege (no CONNECT), or other. The one classification
-    of connect errors (``explain_connect_error`` words it)."""
+    port, or took the connection and never answered), tls, auth, database (missing), privilege (no
+    CONNECT), or other. The one classification of connect errors: ``explain_connect_error`` only
+    words the kind this returns, and ``doctor`` reads it from ``DatabaseUnavailable.kind``."""
     state = getattr(error, "sqlstate", None)
     text = str(error)
     lowered = text.lower()
@@ -178,12 +179,17 @@ def connect_error_kind(error: Exception, settings: dict) -> str:
     if "ssl" in lowered and ("required" in lowered or "certificate" in lowered or "unsupported" in lowered):
         return "tls"
     if any(s in lowered for s in _UNREACHABLE_SIGNS):
+        # libpq timed out waiting for an answer, yet the port takes TCP connections: something
+        # that is not PostgreSQL (or not only) listens there.
+        if "timeout expired" in lowered and _answers_tcp(settings):
+            return "not_postgres"
         return "unreachable"
     return "other"
 
 
 def explain_connect_error(error: Exception, settings: dict, dbname: str, kind: Optional[str] = None) -> str:
-    """Turn a driver error into what happened and what to do, without echoing any secret."""
+    """Turn a driver error into what happened and what to do, without echoing any secret: the
+    wording of its ``kind`` (``connect_error_kind``'s, unless given)."""
     kind = kind or connect_error_kind(error, settings)
     where = f"{settings['server']}:{settings['port']}"
     user = settings["username"]
@@ -201,7 +207,7 @@ def explain_connect_error(error: Exception, settings: dict, dbname: str, kind: O
                 f"Run: GRANT CONNECT ON DATABASE \"{dbname}\" TO \"{user}\";")
     if kind == "auth":
         return f"authentication refused for user {user!r} on {where} (database {dbname!r}): {_auth_fix(text, settings)}."
-    if kind == "not_postgres" or (kind == "unreachable" and "timeout expired" in text and _answers_tcp(settings)):
+    if kind == "not_postgres":
         return (f"something at {where} accepted the connection but did not answer as PostgreSQL ({cause}): another "
                 f"service listens on port {settings['port']}, or a proxy that does not pass PostgreSQL through. "
                 f"Check 'port' (5432 unless the server was set up otherwise; RDS shows it under Connectivity & "

@@ -131,6 +131,8 @@ def run_lanes(lanes: "list[Lane]", statements: Sequence[NamedStatement], first_o
     ``read(lane, statement)`` runs one and returns its warnings. The first failure stops the
     others (their current statement is cancelled); then ``LaneFailed`` is raised with every
     failure. Returns the warnings, in statement order."""
+    # Over 60 lines for a reason: take, work and stop_the_others share one run's queue, lock,
+    # failures and busy lanes; kept as closures here, all the locking reads in one place.
     queue, lock, failures, busy = collections.deque(statements), threading.Lock(), [], set()
     warnings = {}
 

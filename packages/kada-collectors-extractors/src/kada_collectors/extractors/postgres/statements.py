@@ -16,17 +16,24 @@ locks what a view reads until the savepoint ends, so the locks held at any momen
 the batch, not by the database (the server's lock table is shared and finite). The others run in
 one piece, and in batches when the database is read again because an object vanished under a
 statement. A replacement without ``{3}`` always runs in one piece.
+
+The shipped statements write an object's id as ``{object_id(n.nspname, c.relname)}`` (an object of
+the database) or ``{server_object_id(r.rolname)}`` (a role, a database): ``ids.py`` holds the one
+definition, and these are written out when a statement is loaded, so ``get()`` and the server see
+plain SQL.
 """
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from psycopg import sql
 
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.errors import ExtractError
+
+from .ids import expand_object_ids
 
 SQL_DIR = Path(__file__).parent / "sql"
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
@@ -38,7 +45,7 @@ STATEMENT_TAG = "/* kada-collector */"
 _FIRST_WORD = re.compile(r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)(\w+)", re.DOTALL)
 
 
-def tagged(text, name=None):
+def tagged(text: str, name: Optional[str] = None) -> str:
     """``text`` with the collector's tag (naming statement ``name``, if given) after its first word."""
     tag = STATEMENT_TAG if name is None else STATEMENT_TAG.replace(" */", f" {name} */")
     return _FIRST_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)} {tag}", text, count=1)
@@ -50,7 +57,7 @@ _COLLECTOR_STATEMENT = re.compile(r"/\* kada-collector (?:\w+ )?\*/|^\s*(?:SAVEP
                                   re.IGNORECASE)
 
 
-def is_collector_statement(text):
+def is_collector_statement(text: str) -> bool:
     return _COLLECTOR_STATEMENT.search(text) is not None
 
 
@@ -93,7 +100,7 @@ BATCH_PLACEHOLDER = "{3}"
 _USER_SCHEMA = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'"
 
 
-def _relations(kinds, order="c.oid"):
+def _relations(kinds: str, order: str = "c.oid") -> Batches:
     return Batches(f"SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                    f"WHERE c.relkind IN ({kinds}) AND {_USER_SCHEMA} ORDER BY {order}", "relation")
 
@@ -170,47 +177,48 @@ NAMED_STATEMENTS = (
 BY_NAME = {s.name: s for s in NAMED_STATEMENTS}
 
 
-def load_default(name):
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+def load_default(name: str) -> str:
+    """The shipped text of statement ``name``, its id macros written out (see the docstring)."""
+    return expand_object_ids((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
 class StatementSet:
     """The statements of one Extractor: the shipped defaults, plus the user's replacements."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._text = {s.name: load_default(s.name) for s in NAMED_STATEMENTS}
-        self._replaced = set()
+        self._replaced: set[str] = set()
 
-    def names(self):
+    def names(self) -> list[str]:
         return [s.name for s in NAMED_STATEMENTS]
 
-    def get(self, name):
+    def get(self, name: str) -> str:
         self._check_name(name)
         return self._text[name]
 
-    def overwrite(self, name, statement):
+    def overwrite(self, name: str, statement: str) -> None:
         self._check_name(name)
         if not isinstance(statement, str) or not statement.strip():
             raise ExtractError(f"overwrite_sql('{name}', ...) needs the SQL text of a SELECT, got {statement!r}")
         self._text[name] = statement
         self._replaced.add(name)
 
-    def is_shipped(self, name):
+    def is_shipped(self, name: str) -> bool:
         """True unless the user replaced the statement."""
         return name not in self._replaced
 
-    def _check_name(self, name):
+    def _check_name(self, name: str) -> None:
         if name not in self._text:
             raise ExtractError(f"no SQL statement named {name!r}; the names are: {', '.join(self.names())}")
 
-    def is_batched(self, name):
+    def is_batched(self, name: str) -> bool:
         return BY_NAME[name].batches is not None and BATCH_PLACEHOLDER in self._text[name]
 
-    def render(self, name, values, conn):
+    def render(self, name: str, values: Sequence[Any], conn: Any) -> str:
         """The statement text with placeholders replaced by SQL literals, tagged, ready to run."""
         text = self._text[name].strip().rstrip(";").strip()
 
-        def literal(match):
+        def literal(match: re.Match[str]) -> str:
             index = int(match.group(1))
             if index >= len(values):
                 raise ExtractError(
@@ -223,7 +231,7 @@ class StatementSet:
         return tagged(PLACEHOLDER.sub(literal, text), name) + "\n"
 
     @staticmethod
-    def check_columns(name, received):
+    def check_columns(name: str, received: Sequence[str]) -> None:
         expected = list(EXTRACT_COLUMNS[BY_NAME[name].extract])
         if list(received) != expected:
             raise ExtractError(

@@ -11,9 +11,10 @@ from .config import LANDING_TYPES, landing_problems, landing_settings
 from .errors import HWMConflict, LandingError, MissingExtra, NothingToPush
 from .hwm import FileHWM, LandingHWM
 from .push import ALREADY_LANDED, FAILED, LANDED, NOT_ATTEMPTED, PushReport, check_run, newest_manifest, push_run
+from .base import Store
 
 
-def open_landing(section):
+def open_landing(section: dict) -> Store:
     """A ``Store`` for a ``landing`` config section (validated here; secrets resolved here)."""
     settings = landing_settings(section)
     if settings["type"] == "local":

@@ -9,10 +9,11 @@ retry policy retries timeouts, connection errors and 5xx, up to ``max_attempts``
 
 import logging
 from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..errors import ConfigError
-from .base import RemoteFile, Store
+from .base import LocalFile, RemoteFile, Store
 from .config import resolve_sas_token
 from .errors import HWMConflict, LandingError, MissingExtra
 
@@ -25,17 +26,17 @@ _CONTENT_TYPES = {".json": "application/json", ".gz": "application/gzip", ".csv"
                   ".txt": "text/plain; charset=utf-8"}
 
 
-def _code(error):
+def _code(error: Exception) -> str:
     """The storage error code (e.g. "ContainerNotFound") of an Azure error, or ""."""
     code = getattr(error, "error_code", None)
     return str(getattr(code, "value", code) or "")
 
 
-def _content_type(name):
+def _content_type(name: str) -> str:
     return next((t for ext, t in _CONTENT_TYPES.items() if name.endswith(ext)), "application/octet-stream")
 
 
-def sas_expiry(token):
+def sas_expiry(token: str) -> Optional[datetime]:
     """The expiry (``se``) of a SAS token as an aware datetime, or None if it has none readable."""
     values = parse_qs(token.lstrip("?")).get("se")
     if not values:
@@ -52,7 +53,7 @@ def sas_expiry(token):
 class AzureStore(Store):
     kind = "azure"
 
-    def __init__(self, settings):
+    def __init__(self, settings: dict) -> None:
         try:
             from azure.core import MatchConditions
             from azure.core import exceptions as azure_exceptions
@@ -79,15 +80,15 @@ class AzureStore(Store):
             max_single_put_size=MAX_SINGLE_PUT, max_block_size=BLOCK_SIZE, user_agent="kada-collector")
         self._container = service.get_container_client(self.container)
 
-    def key(self, name):
+    def key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 
-    def where(self, name=""):
+    def where(self, name: str = "") -> str:
         return f"{self.account_url}/{self.container}/{self.key(name) if name else self.prefix}"
 
     # -- errors
 
-    def _token_note(self):
+    def _token_note(self) -> str:
         expiry = sas_expiry(self.token)
         if expiry is None:
             return ""
@@ -95,7 +96,7 @@ class AzureStore(Store):
         return (f"; the SAS token expired at {when}: issue a new one" if expiry <= datetime.now(timezone.utc)
                 else f"; the SAS token is valid until {when}")
 
-    def _explain(self, error, doing):
+    def _explain(self, error: Exception, doing: str) -> LandingError:
         e = self._errors
         code = _code(error)
         status = getattr(error, "status_code", None)
@@ -111,12 +112,12 @@ class AzureStore(Store):
         first = self.scrub(error).splitlines()[0] if str(error) else type(error).__name__
         return LandingError(f"{doing}: {code or status}: {first}")
 
-    def _blob(self, name):
+    def _blob(self, name: str) -> Any:
         return self._container.get_blob_client(self.key(name))
 
     # -- the store
 
-    def check(self):
+    def check(self) -> None:
         expiry = sas_expiry(self.token)
         if expiry is not None and expiry <= datetime.now(timezone.utc):
             raise LandingError(f"checking {self.where()}: the SAS token expired at "
@@ -130,10 +131,10 @@ class AzureStore(Store):
         # A missing blob is fine; a missing container or a refused token is not.
         self._stat(".kada-landing-check", f"checking {self.where()}")
 
-    def stat(self, name):
+    def stat(self, name: str) -> Optional[RemoteFile]:
         return self._stat(name, f"reading {self.where(name)}")
 
-    def _stat(self, name, doing):
+    def _stat(self, name: str, doing: str) -> Optional[RemoteFile]:
         try:
             props = self._blob(name).get_blob_properties()
         except self._errors.ResourceNotFoundError as error:
@@ -145,10 +146,10 @@ class AzureStore(Store):
         md5 = props.content_settings.content_md5
         return RemoteFile(size=props.size, checksum=bytes(md5).hex() if md5 else None, etag=props.etag)
 
-    def expected_checksum(self, local):
+    def expected_checksum(self, local: LocalFile) -> str:
         return local.md5
 
-    def upload(self, local, name, on_bytes=None):
+    def upload(self, local: LocalFile, name: str, on_bytes: Optional[Callable[[int], None]] = None) -> None:
         doing = f"uploading {local.name} to {self.where(name)}"
         # A single Put Blob: the service computes and keeps the MD5 (a real check of what arrived).
         # Blocks: the MD5 of the whole is ours, stored on commit; each block was checked on receipt.
@@ -156,7 +157,7 @@ class AzureStore(Store):
         settings = self._ContentSettings(content_type=_content_type(name), content_md5=content_md5)
         sent = [0]
 
-        def hook(current, total):
+        def hook(current: int, total: Optional[int]) -> None:
             if on_bytes and current > sent[0]:
                 on_bytes(current - sent[0])
                 sent[0] = current
@@ -168,7 +169,7 @@ class AzureStore(Store):
         except self._errors.AzureError as error:
             raise self._explain(error, doing) from None
 
-    def read_text(self, name):
+    def read_text(self, name: str) -> Tuple[Optional[str], Optional[str]]:
         try:
             downloader = self._blob(name).download_blob()
             return downloader.readall().decode("utf-8", "replace"), downloader.properties.etag
@@ -179,7 +180,7 @@ class AzureStore(Store):
         except self._errors.AzureError as error:
             raise self._explain(error, f"reading {self.where(name)}") from None
 
-    def write_text(self, name, text, version):
+    def write_text(self, name: str, text: str, version: object) -> None:
         data = text.encode("utf-8")
         settings = self._ContentSettings(content_type=_content_type(name))
         try:

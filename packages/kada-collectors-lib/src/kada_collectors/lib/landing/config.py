@@ -9,6 +9,7 @@ config can be validated where the secret is not available.
 
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..aws_secrets import read_secret, reference_problems
@@ -123,7 +124,7 @@ SETTINGS_BY_TYPE = {
 }
 
 
-def landing_problems(value):
+def landing_problems(value: Any) -> list[str]:
     """Every problem of a ``landing`` section (a dict), as sentences; [] when it is valid."""
     try:
         landing_settings(value)
@@ -132,7 +133,7 @@ def landing_problems(value):
     return []
 
 
-def landing_settings(value):
+def landing_settings(value: Any) -> dict[str, Any]:
     """The ``landing`` section completed with defaults (prefix without outer slashes)."""
     if not isinstance(value, dict):
         raise ConfigError([f"'landing' must be an object, got {describe(value)}"], _SOURCE)
@@ -157,7 +158,7 @@ def landing_settings(value):
     return result
 
 
-def resolve_sas_token(settings):
+def resolve_sas_token(settings: dict[str, Any]) -> str:
     """The Azure SAS token: 'landing.sas_token', else the one AWS keeps where
     'landing.sas_token_secret' says, else the environment variable named by 'landing.sas_token_env'
     (default AZURE_STORAGE_SAS_TOKEN)."""

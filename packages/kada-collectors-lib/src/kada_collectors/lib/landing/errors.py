@@ -28,7 +28,7 @@ class HWMConflict(HWMError):
 class MissingExtra(ConfigError):
     """The landing type needs an optional dependency that is not installed."""
 
-    def __init__(self, landing_type, module, extra):
+    def __init__(self, landing_type: str, module: str, extra: str) -> None:
         self.extra = extra
         super().__init__(
             [f"the {landing_type} landing needs the Python package {module}, which is not installed: "

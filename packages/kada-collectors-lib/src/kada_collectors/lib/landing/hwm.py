@@ -38,7 +38,7 @@ class LandingHWM:
         self.store, self.name, self.seed_folder = store, name, seed_folder
         self.key = hwm_name(name)
         self.version = _UNREAD
-        self.start = None
+        self.start: Optional[str] = None
 
     def where(self) -> str:
         return self.store.where(self.key)

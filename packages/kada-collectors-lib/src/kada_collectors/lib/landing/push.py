@@ -15,12 +15,12 @@ us; trying the rest would only wait on more retries); the report says which file
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from .. import manifest
 # The validator's own checks of one run (validate_folder checks every run of a folder).
 from ..validate import ValidationReport, check_listed_file, check_manifest
-from .base import LocalFile
+from .base import LocalFile, Store
 from .errors import LandingError, NothingToPush
 
 LANDED, ALREADY_LANDED, FAILED, NOT_ATTEMPTED = "landed", "already landed", "failed", "not attempted"
@@ -35,7 +35,7 @@ class FileOutcome:
     seconds: float = 0.0
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.status in (LANDED, ALREADY_LANDED)
 
 
@@ -43,21 +43,21 @@ class FileOutcome:
 class PushReport:
     manifest: str
     destination: str
-    files: list = field(default_factory=list)  # FileOutcome, data files first, the manifest last
+    files: list[FileOutcome] = field(default_factory=list)  # data files first, the manifest last
     seconds: float = 0.0
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return bool(self.files) and all(f.ok for f in self.files)
 
-    def count(self, *statuses):
+    def count(self, *statuses: str) -> int:
         return sum(1 for f in self.files if f.status in statuses)
 
     @property
-    def error(self):
+    def error(self) -> Optional[str]:
         return next((f.error for f in self.files if f.status == FAILED), None)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {"manifest": self.manifest, "destination": self.destination, "ok": self.ok,
                 "seconds": round(self.seconds, 3),
                 "files": [{"name": f.name, "bytes": f.bytes, "status": f.status, "error": f.error} for f in self.files]}
@@ -95,8 +95,10 @@ def check_run(folder: str, manifest_name: str, allow_failed: bool = False) -> ma
     return run
 
 
-def push_run(folder, store, *, manifest_name=None, source=None, allow_failed=False,
-             on_file: Optional[Callable] = None, on_bytes: Optional[Callable[[int], None]] = None):
+def push_run(folder: Union[str, "os.PathLike[str]"], store: Store, *, manifest_name: Optional[str] = None,
+             source: Optional[str] = None, allow_failed: bool = False,
+             on_file: Optional[Callable[[int, int, FileOutcome], None]] = None,
+             on_bytes: Optional[Callable[[int], None]] = None) -> PushReport:
     """Push the run of ``manifest_name`` (default: the newest) to ``store``; return a ``PushReport``.
 
     ``on_file(index, total, outcome)`` is called before each file (status "not attempted") and
@@ -130,7 +132,7 @@ def push_run(folder, store, *, manifest_name=None, source=None, allow_failed=Fal
     return report
 
 
-def _push_file(store, local, on_bytes):
+def _push_file(store: Store, local: LocalFile, on_bytes: Optional[Callable[[int], None]]) -> str:
     if store.matches(store.stat(local.name), local):
         if on_bytes:
             on_bytes(local.size)

@@ -10,8 +10,9 @@ connection errors with exponential backoff, up to ``max_attempts``.
 
 import base64
 import logging
+from typing import Any, Callable, Optional, Tuple
 
-from .base import MULTIPART_THRESHOLD, PART_SIZE, ProgressReader, RemoteFile, Store
+from .base import MULTIPART_THRESHOLD, PART_SIZE, LocalFile, ProgressReader, RemoteFile, Store
 from .errors import HWMConflict, LandingError, MissingExtra
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "E
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 
-def _content_type(name):
+def _content_type(name: str) -> str:
     return next((t for ext, t in _CONTENT_TYPES.items() if name.endswith(ext)), "application/octet-stream")
 
 
@@ -34,7 +35,7 @@ class S3Store(Store):
     multipart_threshold = MULTIPART_THRESHOLD
     part_size = PART_SIZE
 
-    def __init__(self, settings):
+    def __init__(self, settings: dict) -> None:
         try:
             import boto3
             import botocore.config
@@ -55,7 +56,7 @@ class S3Store(Store):
             session = self._assume_role(boto3, session, config, settings)
         self._client = session.client("s3", endpoint_url=settings.get("endpoint_url"), config=config)
 
-    def _assume_role(self, boto3, session, config, settings):
+    def _assume_role(self, boto3: Any, session: Any, config: Any, settings: dict) -> Any:
         try:
             # STS at its regional endpoint (or AWS_ENDPOINT_URL_STS), never at an S3 endpoint_url.
             sts = session.client("sts", config=config)
@@ -72,15 +73,15 @@ class S3Store(Store):
                                      aws_secret_access_key=creds["SecretAccessKey"],
                                      aws_session_token=creds["SessionToken"], region_name=self.region)
 
-    def key(self, name):
+    def key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 
-    def where(self, name=""):
+    def where(self, name: str = "") -> str:
         return f"s3://{self.bucket}/{self.key(name)}" if name else f"s3://{self.bucket}/{self.prefix}"
 
     # -- errors
 
-    def _explain(self, error, doing):
+    def _explain(self, error: Exception, doing: str) -> LandingError:
         """A ``LandingError`` saying what failed, why and what to do."""
         exc = self._botocore.exceptions
         if isinstance(error, exc.NoCredentialsError):
@@ -103,7 +104,7 @@ class S3Store(Store):
                                 "and 'landing.endpoint_url', then push again")
         return LandingError(f"{doing}: {self.scrub(error)}")
 
-    def _call(self, doing, method, **kwargs):
+    def _call(self, doing: str, method: str, **kwargs: Any) -> Any:
         try:
             return getattr(self._client, method)(**kwargs)
         except (self._botocore.exceptions.BotoCoreError, self._botocore.exceptions.ClientError) as e:
@@ -111,10 +112,10 @@ class S3Store(Store):
 
     # -- the store
 
-    def check(self):
+    def check(self) -> None:
         self._call(f"checking {self.where()}", "head_bucket", Bucket=self.bucket)
 
-    def stat(self, name):
+    def stat(self, name: str) -> Optional[RemoteFile]:
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=self.key(name), ChecksumMode="ENABLED")
         except self._botocore.exceptions.ClientError as e:
@@ -128,10 +129,10 @@ class S3Store(Store):
         return RemoteFile(size=head["ContentLength"], checksum=head.get("ChecksumSHA256"),
                           etag=head.get("ETag", "").strip('"') if md5_etag else None)
 
-    def expected_checksum(self, local):
+    def expected_checksum(self, local: LocalFile) -> str:
         return local.s3_checksum(self.multipart_threshold, self.part_size)
 
-    def matches(self, remote, local):
+    def matches(self, remote: Optional[RemoteFile], local: LocalFile) -> bool:
         """Size, and the SHA-256 S3 checked on receipt; for one PUT also the ETag (S3's own MD5 of
         what it stored), when it is one. A store keeping no checksum is judged by the ETag alone."""
         if remote is None or remote.size != local.size:
@@ -148,7 +149,7 @@ class S3Store(Store):
         digest, _, parts = expected.partition("-")
         return bool(parts) and remote.checksum == digest and (remote.etag or "").endswith(f"-{parts}")
 
-    def upload(self, local, name, on_bytes=None):
+    def upload(self, local: LocalFile, name: str, on_bytes: Optional[Callable[[int], None]] = None) -> None:
         doing = f"uploading {local.name} to {self.where(name)}"
         if local.size <= self.multipart_threshold:
             with open(local.path, "rb") as f:
@@ -159,7 +160,8 @@ class S3Store(Store):
             return
         self._upload_parts(local, name, doing, on_bytes)
 
-    def _upload_parts(self, local, name, doing, on_bytes):
+    def _upload_parts(self, local: LocalFile, name: str, doing: str,
+                      on_bytes: Optional[Callable[[int], None]]) -> None:
         """A multipart upload, each part with its SHA-256; aborted on failure so no part lingers."""
         key = self.key(name)
         upload_id = self._call(doing, "create_multipart_upload", Bucket=self.bucket, Key=key,
@@ -185,7 +187,7 @@ class S3Store(Store):
                 log.warning("could not abort the multipart upload of %s: %s", self.where(name), self.scrub(e))
             raise
 
-    def read_text(self, name):
+    def read_text(self, name: str) -> Tuple[Optional[str], Optional[str]]:
         try:
             got = self._client.get_object(Bucket=self.bucket, Key=self.key(name))
             return got["Body"].read().decode("utf-8", "replace"), got["ETag"]
@@ -196,7 +198,7 @@ class S3Store(Store):
         except self._botocore.exceptions.BotoCoreError as e:
             raise self._explain(e, f"reading {self.where(name)}") from None
 
-    def write_text(self, name, text, version):
+    def write_text(self, name: str, text: str, version: object) -> None:
         condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
         try:
             self._client.put_object(Bucket=self.bucket, Key=self.key(name), Body=text.encode("utf-8"),

@@ -13,7 +13,8 @@ from pglast.parser import ParseError
 
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
 
-from .names import RelationCatalog, quote_ident
+from ..ids import child_id
+from .names import RelationCatalog
 from .routines import routine_lineage
 from .views import WHOLE_ROW, AmbiguousJoinColumn, UnresolvedName, view_column_lineage
 
@@ -69,7 +70,7 @@ class DefinitionLineage:
 
     def _view_edges(self, row, outputs):
         for column, sources in outputs:
-            target = f"{row['OBJECT_ID']}.{quote_ident(column)}"
+            target = child_id(row["OBJECT_ID"], column)
             for source, transform in sorted(sources.items(), key=lambda s: (s[0].relation.object_id, s[0].column)):
                 detail = {"transform": transform}
                 if source.relation.extension:
@@ -125,7 +126,7 @@ class DefinitionLineage:
         relation = source.relation
         if source.column == WHOLE_ROW:
             return relation.object_type, relation.object_id
-        return "COLUMN", f"{relation.object_id}.{quote_ident(source.column)}"
+        return "COLUMN", child_id(relation.object_id, source.column)
 
     def _edge(self, source_type, source_id, target_type, target_id, detail):
         self._emit(("LINEAGE", source_type, source_id, target_type, target_id, self.host, self.dbname, EVIDENCE, detail))

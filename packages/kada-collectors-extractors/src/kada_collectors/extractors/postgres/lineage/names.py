@@ -1,23 +1,12 @@
 """Names as the server resolves them: the database's relations, search paths, identifiers."""
 
-import re
 from dataclasses import dataclass
 from typing import Optional
 
-from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
+from ..ids import child_id, sql_object_id
 from ..statements import tagged
 
-_SIMPLE = re.compile(r"[a-z_][a-z0-9_]*\Z")
-_QUOTED_KEYWORDS = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
-
-
-def quote_ident(name):
-    """PostgreSQL's quote_ident(): quote unless lower-case simple and not a (non-unreserved) keyword."""
-    if _SIMPLE.match(name) and name not in _QUOTED_KEYWORDS:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ JOIN pg_namespace n ON n.nspname = wanted.nspname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.relname
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 """)
-DATABASE_ID_SQL = tagged("SELECT quote_ident(%(host)s) || '.' || quote_ident(current_database())")
+DATABASE_ID_SQL = tagged(f"SELECT {sql_object_id('current_database()', host='%(host)s')}")
 DEFAULT_SEARCH_PATH_SQL = tagged("SELECT reset_val FROM pg_settings WHERE name = 'search_path'")
 
 
@@ -95,8 +84,7 @@ class RelationCatalog:
         if entry is None:
             return None
         kind, extension = (entry, None) if isinstance(entry, str) else entry
-        return Relation(RELATION_TYPES[kind], f"{self._database_id}.{quote_ident(schema)}.{quote_ident(name)}",
-                        extension, schema, name)
+        return Relation(RELATION_TYPES[kind], child_id(self._database_id, schema, name), extension, schema, name)
 
     @staticmethod
     def columns(conn, relations):

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pglast.parser import parse_plpgsql_json, scan
 
 from . import tree
-from .names import SYSTEM_SCHEMAS, parse_search_path, quote_ident
+from ..ids import quote_ident
+from .names import SYSTEM_SCHEMAS, parse_search_path
 
 WRITES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE", "MergeStmt": "MERGE"}
 NO_DATA_FLOW = ("DELETE", "TRUNCATE")

@@ -9,8 +9,8 @@ as the catalog prints them.
 
 from pglast.parser import ParseError
 
+from ..ids import object_id
 from ..lineage import tree
-from ..lineage.names import quote_ident
 
 EVIDENCE = "DDL_LOG"
 OBJECT_TYPES = {
@@ -34,8 +34,7 @@ def ddl_events(text, database, user, host):
         for names in found[2] if found else ():
             if found[1] != "SCHEMA" and len(names) == 1:
                 names = [DEFAULT_SCHEMA, *names]
-            object_id = ".".join(quote_ident(n) for n in [host, database, *names])
-            events.append((found[0], found[1], object_id, host, database, user, EVIDENCE))
+            events.append((found[0], found[1], object_id(host, database, *names), host, database, user, EVIDENCE))
     return events
 
 

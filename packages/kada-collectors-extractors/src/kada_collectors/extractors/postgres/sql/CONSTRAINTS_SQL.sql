@@ -4,8 +4,8 @@
 -- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
 -- because an object was dropped while the collector read it.
 SELECT 'CONSTRAINT' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(con.conname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",
+       {object_id(n.nspname, c.relname, con.conname)} AS "OBJECT_ID",
+       {object_id(n.nspname, c.relname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",
@@ -29,7 +29,7 @@ SELECT 'CONSTRAINT' AS "OBJECT_TYPE",
                        FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                        JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
            'references', CASE WHEN con.contype = 'f' THEN
-                             quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END,
+                             {object_id(fn.nspname, fc.relname)} END,
            'referenced_columns', (SELECT jsonb_agg(a.attname ORDER BY k.ord)
                                   FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
                                   JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
@@ -43,7 +43,7 @@ SELECT 'CONSTRAINT' AS "OBJECT_TYPE",
            -- conenforced exists from PostgreSQL 18; to_jsonb() reads it where it exists.
            'enforced', to_jsonb(con) -> 'conenforced',
            'index', CASE WHEN con.conindid <> 0 THEN
-                        quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(ci.relname) END,
+                        {object_id(n.nspname, ci.relname)} END,
            'inherited', con.coninhcount > 0
        )) AS "PROPERTIES"
 FROM pg_constraint con

@@ -2,7 +2,7 @@
 -- Locale columns were renamed across versions (daticulocale 15-16, datlocale 17+): read them
 -- through to_jsonb(d) so the statement runs on every version without naming a missing column.
 SELECT 'DATABASE' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(d.datname) AS "OBJECT_ID",
+       {server_object_id(d.datname)} AS "OBJECT_ID",
        NULL AS "PARENT_ID",
        {0} AS "HOST",
        d.datname AS "DATABASE_NAME",

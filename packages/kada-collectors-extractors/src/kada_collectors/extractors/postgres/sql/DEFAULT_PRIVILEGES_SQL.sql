@@ -5,7 +5,7 @@ SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END
        'DEFAULT_PRIVILEGES_' || CASE da.defaclobjtype WHEN 'r' THEN 'TABLE' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FUNCTION'
                                                       WHEN 'T' THEN 'TYPE' WHEN 'n' THEN 'SCHEMA'
                                                       ELSE da.defaclobjtype::text END AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database())
+       {object_id()}
            || CASE WHEN da.defaclnamespace <> 0 THEN '.' || quote_ident(n.nspname) ELSE '' END AS "OBJECT_ID",
        pg_get_userbyid(da.defaclrole) AS "GRANTOR",
        x.is_grantable AS "IS_GRANTABLE",

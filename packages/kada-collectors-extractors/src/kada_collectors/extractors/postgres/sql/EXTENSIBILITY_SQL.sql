@@ -162,9 +162,9 @@ WITH objects (kind, classid, objid, schema_oid, tail, name, owner, data_type, pr
       AND NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = 'pg_language'::regclass AND e.objid = l.oid AND e.deptype = 'e')
 )
 SELECT o.kind AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || coalesce(quote_ident(n.nspname) || '.', '')
+       {object_id()} || '.' || coalesce(quote_ident(n.nspname) || '.', '')
            || o.tail AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || coalesce('.' || quote_ident(n.nspname), '') AS "PARENT_ID",
+       {object_id()} || coalesce('.' || quote_ident(n.nspname), '') AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",

@@ -1,7 +1,7 @@
 -- metadata: installed extensions; each stands for all its member objects, which are not listed.
 SELECT 'EXTENSION' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(x.extname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) AS "PARENT_ID",
+       {object_id(x.extname)} AS "OBJECT_ID",
+       {object_id()} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",

@@ -2,15 +2,14 @@
 -- numbered in DETAIL). Copies of a partitioned table's key on its partitions are left out.
 SELECT 'FOREIGN_KEY' AS "LINK_TYPE",
        'COLUMN' AS "SOURCE_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) AS "SOURCE_ID",
+       {object_id(n.nspname, c.relname, a.attname)} AS "SOURCE_ID",
        'COLUMN' AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) || '.' || quote_ident(fa.attname) AS "TARGET_ID",
+       {object_id(fn.nspname, fc.relname, fa.attname)} AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",
        jsonb_build_object(
-           'constraint', quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
-                         || quote_ident(c.relname) || '.' || quote_ident(con.conname),
+           'constraint', {object_id(n.nspname, c.relname, con.conname)},
            'position', k.ord,
            'columns', cardinality(con.conkey)
        ) AS "DETAIL"

@@ -23,11 +23,10 @@ SELECT 'LINEAGE' AS "LINK_TYPE",
             ELSE CASE s.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'v' THEN 'VIEW'
                                 WHEN 'm' THEN 'MATERIALIZED_VIEW' WHEN 'f' THEN 'FOREIGN_TABLE' WHEN 'S' THEN 'SEQUENCE'
                                 ELSE s.relkind::text END END AS "SOURCE_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
+       {object_id(sn.nspname, s.relname)}
            || CASE WHEN e.attnum > 0 THEN '.' || quote_ident(a.attname) ELSE '' END AS "SOURCE_ID",
        CASE e.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(e.proc_schema) || '.'
-           || quote_ident(e.proname) || '(' || e.proc_args || ')' AS "TARGET_ID",
+       {object_id(e.proc_schema, e.proname)} || '(' || e.proc_args || ')' AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",

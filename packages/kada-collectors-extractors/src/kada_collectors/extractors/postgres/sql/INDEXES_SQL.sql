@@ -2,8 +2,8 @@
 -- Placeholder 3: NULL (in one piece), or a batch of index OIDs when the database is read again
 -- because an object was dropped while the collector read it.
 SELECT 'INDEX' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) AS "PARENT_ID",
+       {object_id(n.nspname, ic.relname)} AS "OBJECT_ID",
+       {object_id(tn.nspname, tc.relname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",

@@ -4,7 +4,7 @@
 -- named as that server's own extract would name them. A password option is never read: only the
 -- options host, port, dbname, schema_name and table_name are. User mappings get no edge: their
 -- server is already their PARENT_ID.
-WITH db AS (SELECT quote_ident({0}) || '.' || quote_ident(current_database()) AS id),
+WITH db AS (SELECT {object_id()} AS id),
 -- Inlined into each use (NOT MATERIALIZED): looked up by OID, never listed whole.
 rel AS NOT MATERIALIZED (
     SELECT c.oid, n.nspname, c.relname, db.id || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS id,

@@ -7,7 +7,7 @@
 -- because an object was dropped while the collector read it.
 WITH ids AS (
     SELECT c.oid, n.nspname, c.relname, c.relowner,
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS id,
+           {object_id(n.nspname, c.relname)} AS id,
            EXISTS (SELECT FROM pg_depend e
                    WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e') AS in_extension
     FROM pg_class c
@@ -87,7 +87,7 @@ UNION ALL
 -- The expressions of statistics (14+) are read from pg_get_statisticsobjdef's ON list: the
 -- functions that return them alone do not exist before 14.
 SELECT 'STATISTICS',
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(sn.nspname) || '.' || quote_ident(s.stxname),
+       {object_id(sn.nspname, s.stxname)},
        t.id,
        {0},
        current_database(),

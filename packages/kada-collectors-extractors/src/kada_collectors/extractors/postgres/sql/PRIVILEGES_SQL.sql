@@ -2,12 +2,12 @@
 -- privilege kinds (PostgreSQL 17's MAINTAIN) come through by name. A NULL access list means the
 -- owner's implicit rights (and PUBLIC's defaults): acldefault() spells them out.
 WITH objects(object_type, object_id, acl) AS (
-    SELECT 'DATABASE', quote_ident({0}) || '.' || quote_ident(d.datname),
+    SELECT 'DATABASE', {server_object_id(d.datname)},
            coalesce(d.datacl, acldefault('d', d.datdba))
     FROM pg_database d
     WHERE d.datname = current_database()
   UNION ALL
-    SELECT 'SCHEMA', quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname),
+    SELECT 'SCHEMA', {object_id(n.nspname)},
            coalesce(n.nspacl, acldefault('n', n.nspowner))
     FROM pg_namespace n
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
@@ -17,7 +17,7 @@ WITH objects(object_type, object_id, acl) AS (
   UNION ALL
     SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'v' THEN 'VIEW'
                           WHEN 'm' THEN 'MATERIALIZED_VIEW' WHEN 'f' THEN 'FOREIGN_TABLE' WHEN 'S' THEN 'SEQUENCE' END,
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+           {object_id(n.nspname, c.relname)},
            coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -29,8 +29,7 @@ WITH objects(object_type, object_id, acl) AS (
   UNION ALL
     -- Column grants only where one was made: a column's NULL list adds nothing to its table's.
     SELECT 'COLUMN',
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
-               || quote_ident(c.relname) || '.' || quote_ident(a.attname),
+           {object_id(n.nspname, c.relname, a.attname)},
            a.attacl
     FROM pg_attribute a
     JOIN pg_class c ON c.oid = a.attrelid
@@ -40,8 +39,7 @@ WITH objects(object_type, object_id, acl) AS (
       AND n.nspname !~ '^pg_(toast_)?temp_'
   UNION ALL
     SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
-               || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
+           {object_id(n.nspname, p.proname)} || '(' || oidvectortypes(p.proargtypes) || ')',
            coalesce(p.proacl, acldefault('f', p.proowner))
     FROM pg_proc p
     JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -51,7 +49,7 @@ WITH objects(object_type, object_id, acl) AS (
                       WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype IN ('e', 'i'))
   UNION ALL
     SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(t.typname),
+           {object_id(n.nspname, t.typname)},
            coalesce(t.typacl, acldefault('T', t.typowner))
     FROM pg_type t
     JOIN pg_namespace n ON n.oid = t.typnamespace

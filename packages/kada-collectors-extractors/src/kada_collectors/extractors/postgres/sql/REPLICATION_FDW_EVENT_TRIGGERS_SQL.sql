@@ -5,7 +5,7 @@
 -- the other options go through the redaction of PROPERTIES. Options are sorted, as pg_dump writes
 -- them: a restored server has the same. Members of an extension are left out, as pg_dump leaves
 -- them out, and so are the user mappings of a server that belongs to one.
-WITH db AS (SELECT quote_ident({0}) || '.' || quote_ident(current_database()) AS id),
+WITH db AS (SELECT {object_id()} AS id),
 -- Tables listed in a publication, with their column list and row filter (15+): the view
 -- pg_publication_tables prints both, read through to_jsonb() since older versions lack them.
 published AS (

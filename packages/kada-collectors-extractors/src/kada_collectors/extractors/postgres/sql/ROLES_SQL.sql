@@ -4,7 +4,7 @@
 -- internal role are not listed as members.
 SELECT DISTINCT
        CASE WHEN r.rolcanlogin THEN 'USER' ELSE 'ROLE' END AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(r.rolname) AS "OBJECT_ID",
+       {server_object_id(r.rolname)} AS "OBJECT_ID",
        r.rolname AS "USER",
        coalesce(g.rolname, '') AS "ROLE"
 FROM pg_roles r

@@ -1,7 +1,7 @@
 -- metadata: schemas, without the system ones and those an extension created.
 SELECT 'SCHEMA' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) AS "PARENT_ID",
+       {object_id(n.nspname)} AS "OBJECT_ID",
+       {object_id()} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",

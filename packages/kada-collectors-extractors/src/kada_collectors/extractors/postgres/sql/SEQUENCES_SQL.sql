@@ -1,8 +1,8 @@
 -- metadata: sequences with their parameters (pg_sequence; never nextval(), which writes) and
 -- the column that owns them (serial: 'a' dependency; identity: 'i').
 SELECT 'SEQUENCE' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
+       {object_id(n.nspname, c.relname)} AS "OBJECT_ID",
+       {object_id(n.nspname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",
@@ -26,8 +26,7 @@ SELECT 'SEQUENCE' AS "OBJECT_TYPE",
            'cache', s.seqcache,
            'cycle', s.seqcycle,
            'persistence', CASE c.relpersistence WHEN 'u' THEN 'unlogged' WHEN 't' THEN 'temporary' ELSE 'permanent' END,
-           'owned_by', quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(on_.nspname) || '.'
-                       || quote_ident(oc.relname) || '.' || quote_ident(oa.attname),
+           'owned_by', {object_id(on_.nspname, oc.relname, oa.attname)},
            'identity', CASE WHEN owner_dep.deptype IS NOT NULL THEN owner_dep.deptype = 'i' END
        )) AS "PROPERTIES"
 FROM pg_class c

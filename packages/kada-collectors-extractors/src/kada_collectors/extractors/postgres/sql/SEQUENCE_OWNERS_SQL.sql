@@ -2,9 +2,9 @@
 -- column (an 'i' dependency).
 SELECT 'OWNED_BY' AS "LINK_TYPE",
        'SEQUENCE' AS "SOURCE_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(s.relname) AS "SOURCE_ID",
+       {object_id(n.nspname, s.relname)} AS "SOURCE_ID",
        'COLUMN' AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(tn.nspname) || '.' || quote_ident(t.relname) || '.' || quote_ident(a.attname) AS "TARGET_ID",
+       {object_id(tn.nspname, t.relname, a.attname)} AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",

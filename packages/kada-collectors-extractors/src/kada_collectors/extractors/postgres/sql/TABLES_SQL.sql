@@ -3,8 +3,8 @@
 -- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
 -- because an object was dropped while the collector read it.
 SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' ELSE 'FOREIGN_TABLE' END AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
+       {object_id(n.nspname, c.relname)} AS "OBJECT_ID",
+       {object_id(n.nspname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",
@@ -45,7 +45,7 @@ LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
 LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
 LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
 LEFT JOIN LATERAL (
-    SELECT jsonb_agg(quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(pn.nspname) || '.' || quote_ident(p.relname)
+    SELECT jsonb_agg({object_id(pn.nspname, p.relname)}
                      ORDER BY i.inhseqno) AS ids
     FROM pg_inherits i
     JOIN pg_class p ON p.oid = i.inhparent

@@ -4,9 +4,9 @@
 -- because an object was dropped while the collector read it.
 SELECT CASE WHEN c.relispartition THEN 'PARTITION_OF' ELSE 'INHERITS' END AS "LINK_TYPE",
        CASE c.relkind WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'f' THEN 'FOREIGN_TABLE' ELSE 'TABLE' END AS "SOURCE_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "SOURCE_ID",
+       {object_id(n.nspname, c.relname)} AS "SOURCE_ID",
        CASE p.relkind WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'f' THEN 'FOREIGN_TABLE' ELSE 'TABLE' END AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(pn.nspname) || '.' || quote_ident(p.relname) AS "TARGET_ID",
+       {object_id(pn.nspname, p.relname)} AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",

@@ -3,8 +3,8 @@
 -- Placeholder 3: NULL (in one piece), or a batch of table OIDs when the database is read again
 -- because an object was dropped while the collector read it.
 SELECT 'TRIGGER' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(tg.tgname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "PARENT_ID",
+       {object_id(n.nspname, c.relname, tg.tgname)} AS "OBJECT_ID",
+       {object_id(n.nspname, c.relname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",
@@ -25,8 +25,7 @@ SELECT 'TRIGGER' AS "OBJECT_TYPE",
            'events', (SELECT jsonb_agg(ev) FROM (VALUES (4, 'INSERT'), (16, 'UPDATE'), (8, 'DELETE'), (32, 'TRUNCATE')) b(bit, ev)
                       WHERE tg.tgtype & b.bit <> 0),
            'level', CASE WHEN tg.tgtype & 1 <> 0 THEN 'ROW' ELSE 'STATEMENT' END,
-           'function', quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(pn.nspname) || '.'
-                       || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
+           'function', {object_id(pn.nspname, p.proname)} || '(' || oidvectortypes(p.proargtypes) || ')',
            'enabled', CASE tg.tgenabled WHEN 'O' THEN 'ORIGIN' WHEN 'D' THEN 'DISABLED' WHEN 'R' THEN 'REPLICA'
                                         WHEN 'A' THEN 'ALWAYS' ELSE tg.tgenabled::text END,
            'is_constraint_trigger', tg.tgconstraint <> 0

@@ -4,16 +4,14 @@
 SELECT 'TRIGGERS' AS "LINK_TYPE",
        CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'v' THEN 'VIEW'
                       WHEN 'm' THEN 'MATERIALIZED_VIEW' WHEN 'f' THEN 'FOREIGN_TABLE' ELSE c.relkind::text END AS "SOURCE_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "SOURCE_ID",
+       {object_id(n.nspname, c.relname)} AS "SOURCE_ID",
        CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(pn.nspname) || '.'
-           || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')' AS "TARGET_ID",
+       {object_id(pn.nspname, p.proname)} || '(' || oidvectortypes(p.proargtypes) || ')' AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",
        jsonb_strip_nulls(jsonb_build_object(
-           'trigger', quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
-                      || quote_ident(c.relname) || '.' || quote_ident(tg.tgname),
+           'trigger', {object_id(n.nspname, c.relname, tg.tgname)},
            'extension', x.extname
        )) AS "DETAIL"
 FROM pg_trigger tg

@@ -3,8 +3,8 @@
 -- Placeholder 3: NULL (in one piece), or a batch of type OIDs when the database is read again
 -- because an object was dropped while the collector read it.
 SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
+       {object_id(n.nspname, t.typname)} AS "OBJECT_ID",
+       {object_id(n.nspname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",

@@ -3,8 +3,7 @@
 -- not linked. DETAIL names the extension when the type belongs to one.
 WITH uses(source_type, source_id, type_oid, is_array) AS (
     SELECT 'COLUMN',
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
-               || quote_ident(c.relname) || '.' || quote_ident(a.attname),
+           {object_id(n.nspname, c.relname, a.attname)},
            CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END,
            t.typcategory = 'A'
     FROM pg_attribute a
@@ -19,7 +18,7 @@ WITH uses(source_type, source_id, type_oid, is_array) AS (
                       WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
   UNION ALL
     SELECT 'DOMAIN',
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(d.typname),
+           {object_id(n.nspname, d.typname)},
            d.typbasetype,
            false
     FROM pg_type d
@@ -32,7 +31,7 @@ SELECT 'USES_TYPE' AS "LINK_TYPE",
        u.source_type AS "SOURCE_TYPE",
        u.source_id AS "SOURCE_ID",
        CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(tn.nspname) || '.' || quote_ident(t.typname) AS "TARGET_ID",
+       {object_id(tn.nspname, t.typname)} AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",

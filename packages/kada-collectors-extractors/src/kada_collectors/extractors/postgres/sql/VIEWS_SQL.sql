@@ -3,8 +3,8 @@
 -- runs this statement once per batch of view OIDs (placeholder 3), each in a savepoint it rolls back, so
 -- no lock outlives its batch and the locks held at once stay few whatever the database's size.
 SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED_VIEW' END AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "OBJECT_ID",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS "PARENT_ID",
+       {object_id(n.nspname, c.relname)} AS "OBJECT_ID",
+       {object_id(n.nspname)} AS "PARENT_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        n.nspname AS "SCHEMA_NAME",

@@ -35,10 +35,10 @@ SELECT 'LINEAGE' AS "LINK_TYPE",
             ELSE CASE s.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'v' THEN 'VIEW'
                                 WHEN 'm' THEN 'MATERIALIZED_VIEW' WHEN 'f' THEN 'FOREIGN_TABLE' WHEN 'S' THEN 'SEQUENCE'
                                 ELSE s.relkind::text END END AS "SOURCE_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
+       {object_id(sn.nspname, s.relname)}
            || CASE WHEN e.level = 'column' THEN '.' || quote_ident(a.attname) ELSE '' END AS "SOURCE_ID",
        CASE e.view_kind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED_VIEW' END AS "TARGET_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(e.view_schema) || '.' || quote_ident(e.view_name) AS "TARGET_ID",
+       {object_id(e.view_schema, e.view_name)} AS "TARGET_ID",
        {0} AS "HOST",
        current_database() AS "DATABASE_NAME",
        'CATALOG' AS "EVIDENCE",
@@ -54,10 +54,9 @@ WHERE sn.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 UNION ALL
 SELECT DISTINCT 'CALLS',
        CASE rd.view_kind WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED_VIEW' END,
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(rd.view_schema) || '.' || quote_ident(rd.view_name),
+       {object_id(rd.view_schema, rd.view_name)},
        CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(pn.nspname) || '.'
-           || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
+       {object_id(pn.nspname, p.proname)} || '(' || oidvectortypes(p.proargtypes) || ')',
        {0},
        current_database(),
        'CATALOG',
