@@ -3,7 +3,6 @@ line: type, id, checksums) has one codec: what a run stores and the events it wr
 byte what the layout's first version made (``tests/snapshots/``, written by that version from
 these same records)."""
 
-import sqlite3
 import zlib
 from pathlib import Path
 
@@ -53,9 +52,9 @@ def run(store: SnapshotStore, folder: Path, number: int) -> tuple[bytes, bytes]:
     events = Path(part.path).read_bytes()
     part.discard()
     out.discard()
-    with sqlite3.connect(store.path) as db:
-        chunks = b"".join(b"%d %d %d\n" % (bucket, objects, digest) + lines for bucket, objects, digest, lines in db.execute(
-            f"SELECT bucket, objects, digest, lines FROM chunks_{changes.writer.snapshot} ORDER BY bucket, rowid"))
+    # Through the store's own connection: it holds the file exclusively while open.
+    chunks = b"".join(b"%d %d %d\n" % (bucket, objects, digest) + lines for bucket, objects, digest, lines in store._db.execute(
+        f"SELECT bucket, objects, digest, lines FROM chunks_{changes.writer.snapshot} ORDER BY bucket, rowid"))
     return chunks, events
 
 
