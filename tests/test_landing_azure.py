@@ -4,7 +4,6 @@ a missing container), with the token in no message, log or manifest."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -17,6 +16,7 @@ pytest.importorskip("azure.storage.blob", reason="the Azure landing needs azure-
                                                  "pip install 'kada-collectors-extractors[azure]'")
 
 from collect import extractor_config, load_manifest, run_extract  # noqa: E402
+from fix_runs import WINDOW, create_tables  # noqa: E402
 from kada_collectors.extractors.cli import EXIT_BAD_INPUT, EXIT_LANDING_FAILED  # noqa: E402
 from kada_collectors.lib.landing import (  # noqa: E402
     ALREADY_LANDED, FAILED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
@@ -40,19 +40,11 @@ def section(azurite, container, token=None, **extra):
 
 @pytest.fixture(scope="module")
 def a_run(pg18, tmp_path_factory):
+    """A run of 200 tables, whose metadata file is cut in the middle by one test (run_folder: a copy)."""
     output = tmp_path_factory.mktemp("azure-run")
-    pg18.create_database("landing_azure")
-    pg18.execute("DO $$ BEGIN FOR i IN 1..200 LOOP EXECUTE format('CREATE TABLE t%s (a int, b text, c date, d numeric, "
-                 "e boolean, f jsonb, g text, h bigint)', i); END LOOP; END $$", "landing_azure")
-    run_extract(pg18, ["landing_azure"], output, window=("2026-01-01 00:00:00", "2026-01-02 00:00:00"))
+    create_tables(pg18, "landing_azure", 200)
+    run_extract(pg18, ["landing_azure"], output, window=WINDOW)
     return output
-
-
-@pytest.fixture
-def run_folder(a_run, tmp_path):
-    folder = tmp_path / "out"
-    shutil.copytree(a_run, folder)
-    return folder
 
 
 def test_push_lands_verified_blobs_and_repeats_without_change(azurite, container, run_folder):

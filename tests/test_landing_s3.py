@@ -4,7 +4,6 @@ assumed role, a missing bucket)."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -15,23 +14,19 @@ import pytest
 pytest.importorskip("boto3", reason="the S3 landing needs boto3: pip install 'kada-collectors-extractors[s3]'")
 
 from collect import extractor_config, load_manifest, run_extract  # noqa: E402
+from fix_runs import WINDOW, create_tables  # noqa: E402
 from kada_collectors.extractors.cli import EXIT_HWM_CONFLICT, EXIT_LANDING_FAILED, JobResult, Progress, exit_code, run_job  # noqa: E402
 from kada_collectors.lib.landing import (  # noqa: E402
     ALREADY_LANDED, FAILED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
 )
 from kada_collectors.lib.landing.base import LocalFile  # noqa: E402
-from landing_servers import AWS_ENV, FaultProxy, MotoServer  # noqa: E402
+from landing_servers import FaultProxy, MotoServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BIG_DB = "landing_big"
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch):
-    for key, value in AWS_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
-        monkeypatch.delenv(key, raising=False)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 @pytest.fixture
@@ -45,21 +40,12 @@ def section(moto_s3, bucket, **extra):
 
 
 @pytest.fixture(scope="module")
-def big_run(pg18, tmp_path_factory):
-    """A run whose metadata file is large enough (~1 MB) to be cut in the middle."""
-    pg18.create_database(BIG_DB)
-    pg18.execute("DO $$ BEGIN FOR i IN 1..400 LOOP EXECUTE format('CREATE TABLE t%s (a int, b text, c date, d numeric, "
-                 "e boolean, f jsonb, g text, h bigint)', i); END LOOP; END $$", BIG_DB)
+def a_run(pg18, tmp_path_factory):
+    """A run whose metadata file is large enough (~1 MB) to be cut in the middle (run_folder: a copy)."""
+    create_tables(pg18, BIG_DB, 400)
     output = tmp_path_factory.mktemp("big-run")
-    run_extract(pg18, [BIG_DB], output, window=("2026-01-01 00:00:00", "2026-01-02 00:00:00"))
+    run_extract(pg18, [BIG_DB], output, window=WINDOW)
     return output
-
-
-@pytest.fixture
-def run_folder(big_run, tmp_path):
-    folder = tmp_path / "out"
-    shutil.copytree(big_run, folder)
-    return folder
 
 
 def landed_names(report):
@@ -146,9 +132,7 @@ class CutDuringMetadata(Progress):
 
 
 def test_a_run_cut_mid_upload_keeps_the_hwm_and_the_next_run_repeats_the_window(moto_s3, bucket, pg18, tmp_path):
-    pg18.create_database("landing_cut")
-    pg18.execute("DO $$ BEGIN FOR i IN 1..400 LOOP EXECUTE format('CREATE TABLE t%s (a int, b text, c date, d numeric, "
-                 "e boolean, f jsonb, g text, h bigint)', i); END LOOP; END $$", "landing_cut")
+    create_tables(pg18, "landing_cut", 400)
     moto_s3.client().put_object(Bucket=bucket, Key="postgres/prod/postgres_hwm.txt", Body=b"2026-01-01 00:00:00\n")
     proxy = FaultProxy(moto_s3.port)
     try:
