@@ -1,26 +1,21 @@
-"""The suite's shared set-up: the fixture modules (``fix_*.py``, loaded as pytest plugins), the
-sample database and what the collector made of it, and the landing servers."""
+"""The suite's shared set-up: the fixture modules (``fix_*.py``, loaded as pytest plugins), and the
+sample database and what the collector made of it."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from collect import Extract, run_extract
 from servers import PgServer
 
-if TYPE_CHECKING:
-    from landing_servers import Azurite, MotoServer
-
-# Shared fixtures by concept: servers (fix_servers.py), AWS credentials (fix_aws.py), runs written
-# by the collector or by hand (fix_runs.py).
-pytest_plugins = ["fix_servers", "fix_aws", "fix_runs"]
+# Shared fixtures by concept: PostgreSQL servers (fix_servers.py), landing servers (fix_landing.py),
+# AWS credentials (fix_aws.py), runs written by the collector or by hand (fix_runs.py).
+pytest_plugins = ["fix_servers", "fix_landing", "fix_aws", "fix_runs"]
 
 _RUNTIME_DIR = pytest.StashKey[str]()
 
@@ -88,23 +83,3 @@ def shop_extract(shop: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Ex
         output = tmp_path_factory.mktemp(f"shop-{shop.name}")
         cached = shop._shop_extract = run_extract(shop, [SHOP], output)
     return cached
-
-
-# -- landing servers (see landing_servers.py) ------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[MotoServer]:
-    """moto's S3 server on a free loopback port, for the whole session."""
-    from landing_servers import MotoServer
-    server = MotoServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    """Azurite's blob service on a free loopback port (installed with npm on first use)."""
-    from landing_servers import Azurite
-    server = Azurite()
-    yield server
-    server.stop()

@@ -14,10 +14,11 @@ import pytest
 pytest.importorskip("boto3", reason="the S3 landing needs boto3: pip install 'kada-collectors-extractors[s3]'")
 
 from collect import extractor_config, load_manifest, run_extract  # noqa: E402
+from fix_landing import push_cut_in_the_metadata_file, race_for_the_hwm  # noqa: E402
 from fix_runs import WINDOW, create_tables  # noqa: E402
 from kada_collectors.extractors.cli import EXIT_HWM_CONFLICT, EXIT_LANDING_FAILED, JobResult, Progress, exit_code, run_job  # noqa: E402
 from kada_collectors.lib.landing import (  # noqa: E402
-    ALREADY_LANDED, FAILED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
+    ALREADY_LANDED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
 )
 from kada_collectors.lib.landing.base import LocalFile  # noqa: E402
 from landing_servers import FaultProxy, MotoServer  # noqa: E402
@@ -89,31 +90,8 @@ def test_the_endpoint_dying_mid_upload_leaves_a_consistent_landing(moto_s3, buck
     proxy = FaultProxy(moto_s3.port)
     try:
         store = open_landing(section(moto_s3, bucket, endpoint_url=proxy.url))
-
-        def cut_during_the_metadata_file(index, total, outcome):
-            if "_metadata_" in outcome.name and outcome.status == NOT_ATTEMPTED:
-                proxy.cut_after(200_000)
-
-        report = push_run(run_folder, store, on_file=cut_during_the_metadata_file)
-        assert proxy.cut and not report.ok
-        statuses = [f.status for f in report.files]
-        cut = next(i for i, f in enumerate(report.files) if "_metadata_" in f.name)
-        assert cut > 0 and statuses[:cut] == [LANDED] * cut and statuses[cut] == FAILED
-        assert set(statuses[cut + 1:]) == {NOT_ATTEMPTED}
-        assert report.files[cut].bytes > 200_000, "the cut falls inside the metadata file"
-        assert "cannot reach S3" in report.error and "push again" in report.error
-        # Nothing half-written, and no manifest: the catalog sees no run yet.
-        objects = moto_s3.objects(bucket)
-        assert sorted(objects) == sorted(f"postgres/prod/{f.name}" for f in report.files[:cut])
-        for f in report.files[:cut]:
-            assert objects[f"postgres/prod/{f.name}"] == (run_folder / f.name).read_bytes()
-
-        proxy.restore()
-        again = push_run(run_folder, store)
-        assert again.ok and [f.status for f in again.files] == [ALREADY_LANDED] * cut + [LANDED] * (len(statuses) - cut)
-        objects = moto_s3.objects(bucket)
-        for f in again.files:
-            assert objects[f"postgres/prod/{f.name}"] == (run_folder / f.name).read_bytes()
+        error = push_cut_in_the_metadata_file(run_folder, store, proxy, 200_000, lambda: moto_s3.objects(bucket))
+        assert "cannot reach S3" in error and "push again" in error
     finally:
         proxy.close()
 
@@ -182,17 +160,7 @@ def test_an_unreachable_endpoint_is_a_landing_error(run_folder):
 # -- the HWM in S3 ----------------------------------------------------------------------------------
 
 def test_of_two_racing_runs_only_one_advances_the_s3_hwm(moto_s3, bucket):
-    store = open_landing(section(moto_s3, bucket))
-    first, second = LandingHWM(store, "postgres"), LandingHWM(store, "postgres")
-    first.get(), second.get()
-    first.publish("2026-01-02 00:00:00")  # If-None-Match: * (there was none)
-    with pytest.raises(HWMConflict):
-        second.publish("2026-01-02 00:00:09")
-    third, fourth = LandingHWM(store, "postgres"), LandingHWM(store, "postgres")
-    assert third.get()[0] == fourth.get()[0] == "2026-01-02 00:00:00"
-    third.publish("2026-01-03 00:00:00")  # If-Match: the ETag read
-    with pytest.raises(HWMConflict):
-        fourth.publish("2026-01-03 00:00:07")
+    race_for_the_hwm(open_landing(section(moto_s3, bucket)))
     body = moto_s3.objects(bucket)["postgres/prod/postgres_hwm.txt"]
     assert body == b"2026-01-03 00:00:00\n"
 
