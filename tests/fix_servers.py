@@ -4,6 +4,9 @@
 ``own_pg18`` is a server of a module's own, for tests that change the server itself (its
 databases, its replication); ``tls_server`` is each major with TLS only. A server that cannot be
 had on this machine skips the tests that need it.
+
+Tests given a major other than PostgreSQL 18 (by a fixture's parameter or their own) are marked
+``servers``: ``-m "not servers"`` runs the suite against PostgreSQL 18 alone.
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ from contextlib import contextmanager
 import pytest
 
 from servers import SERVER_NAMES, PgServer, ServerPool, ServerUnavailable, start_server
+
+
+# The majors that cost a server start of their own (pg18 serves most of the suite anyway).
+OTHER_MAJORS = frozenset(SERVER_NAMES) - {"pg18"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks ``servers`` each test given another major by a parameter (its own or a fixture's)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and any(isinstance(value, str) and value in OTHER_MAJORS
+                                        for value in callspec.params.values()):
+            item.add_marker(pytest.mark.servers)
 
 
 @contextmanager

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kada_collectors.extractors.postgres import Extractor
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "catalog_benchmark.py"
 
 
+@pytest.mark.slow  # about 13 s on 2 cores
 def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
     # The password goes through the environment, as a user would pass it, not on the command line.
     dsn = pg18.dsn(user=pg18.superuser)  # without a password

@@ -56,6 +56,7 @@ def test_wheel_names_and_dependency(wheels):
     assert not any(f.startswith("kada_collectors/__init__") for f in files), "a namespace shared by both wheels"
 
 
+@pytest.mark.slow  # about 15 to 25 s each on 2 cores: a fresh environment installed
 @pytest.mark.parametrize("version", PYTHONS)
 def test_fresh_install_runs_the_wrapper(version, wheels, pg18, tmp_path):
     python = find_python(version)

@@ -43,6 +43,9 @@ from fix_aws import SECRET_KEY
 from log_servers import RDS_PREFIX, LoggingServer, next_second, start_logging_server
 from servers import ServerUnavailable
 
+# The module's servers (six majors) start together, whatever test needs them.
+pytestmark = pytest.mark.servers
+
 APP = "kada query log test"
 ANALYST = "analyst"
 SALES = "sales"
