@@ -9,13 +9,14 @@ from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.extractors.postgres.discovery import NoDatabase, select_databases
 from kada_collectors.extractors.postgres.settings import validate_config
 from kada_collectors.lib.errors import CollectorError
+from servers import PgServer
 
 USER = "kada_star"
 NOBODY = "kada_nowhere"
 
 
 @pytest.fixture(scope="module")
-def star_server(own_pg18):
+def star_server(own_pg18: PgServer) -> PgServer:
     server = own_pg18
     for name in ("app_a", "App B", "closed", "locked", "rdsadmin", "broken"):
         server.create_database(name)

@@ -25,6 +25,7 @@ from kada_collectors.lib.landing import (  # noqa: E402
 from kada_collectors.lib.landing import azure as azure_store  # noqa: E402
 from kada_collectors.lib.landing.base import LocalFile  # noqa: E402
 from landing_servers import FaultProxy  # noqa: E402
+from servers import PgServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -40,7 +41,7 @@ def section(azurite, container, token=None, **extra):
 
 
 @pytest.fixture(scope="module")
-def a_run(pg18, tmp_path_factory):
+def a_run(pg18: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of 200 tables, whose metadata file is cut in the middle by one test (run_folder: a copy)."""
     output = tmp_path_factory.mktemp("azure-run")
     create_tables(pg18, "landing_azure", 200)

@@ -22,6 +22,7 @@ from kada_collectors.lib.landing import (  # noqa: E402
 )
 from kada_collectors.lib.landing.base import LocalFile  # noqa: E402
 from landing_servers import FaultProxy, MotoServer  # noqa: E402
+from servers import PgServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BIG_DB = "landing_big"
@@ -41,7 +42,7 @@ def section(moto_s3, bucket, **extra):
 
 
 @pytest.fixture(scope="module")
-def a_run(pg18, tmp_path_factory):
+def a_run(pg18: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run whose metadata file is large enough (~1 MB) to be cut in the middle (run_folder: a copy)."""
     create_tables(pg18, BIG_DB, 400)
     output = tmp_path_factory.mktemp("big-run")

@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,7 +123,7 @@ def test_without_boto3_the_error_names_the_extra(tmp_path):
 # -- IAM tokens against a real server ---------------------------------------------------------------
 
 @pytest.fixture
-def aws_env(aws_env, monkeypatch):
+def aws_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The test credentials (fix_aws.py), one attempt per AWS call, and no credential source
     remembered from another test."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")

@@ -10,13 +10,14 @@ import pytest
 
 from collect import run_extract
 from conftest import SAMPLE_SCHEMA
+from servers import PgServer
 from standby_servers import Standby
 
 DB = "replica_shop"
 
 
 @pytest.fixture(scope="module")
-def primary(own_pg18):
+def primary(own_pg18: PgServer) -> PgServer:
     own_pg18.create_database(DB)
     own_pg18.run_sql_file(SAMPLE_SCHEMA, DB)
     own_pg18.execute("CREATE TABLE churn (id int)", DB)
