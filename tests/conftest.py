@@ -1,17 +1,21 @@
-"""Session fixtures giving tests real PostgreSQL servers (see servers.py)."""
+"""The suite's shared set-up: the fixture modules (``fix_*.py``, loaded as pytest plugins), and the
+sample database and what the collector made of it."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from collect import Extract, run_extract
-from servers import SERVER_NAMES, PgServer, ServerPool, ServerUnavailable
+from servers import PgServer
+
+# Shared fixtures by concept: PostgreSQL servers (fix_servers.py), landing servers (fix_landing.py),
+# AWS credentials (fix_aws.py), runs written by the collector or by hand (fix_runs.py).
+pytest_plugins = ["fix_servers", "fix_landing", "fix_aws", "fix_runs"]
 
 _RUNTIME_DIR = pytest.StashKey[str]()
 
@@ -32,36 +36,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if runtime_dir is not None:
         del os.environ["XDG_RUNTIME_DIR"]
         shutil.rmtree(runtime_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pg_pool() -> Iterator[ServerPool]:
-    """All servers of the session; each is started on first use."""
-    pool = ServerPool()
-    yield pool
-    pool.close()
-
-
-def _get_server(pool: ServerPool, name: str) -> PgServer:
-    try:
-        return pool.get(name)
-    except ServerUnavailable as exc:
-        pytest.skip(f"{name} unavailable: {exc}")
-
-
-# The servers live in pg_pool rather than in this fixture: pytest tears a
-# parametrized session fixture down when it moves on to the next parameter,
-# which would restart a server for any later test needing it again.
-@pytest.fixture(scope="session", params=SERVER_NAMES, ids=SERVER_NAMES)
-def pg_server(request: pytest.FixtureRequest, pg_pool: ServerPool) -> PgServer:
-    """Each supported PostgreSQL version in turn."""
-    return _get_server(pg_pool, request.param)
-
-
-@pytest.fixture(scope="session")
-def pg18(pg_pool: ServerPool) -> PgServer:
-    """The PostgreSQL 18 server, for tests that need just one."""
-    return _get_server(pg_pool, "pg18")
 
 
 # -- the sample database, and what the collector made of it --------------------------------------
@@ -109,38 +83,3 @@ def shop_extract(shop: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Ex
         output = tmp_path_factory.mktemp(f"shop-{shop.name}")
         cached = shop._shop_extract = run_extract(shop, [SHOP], output)
     return cached
-
-
-# -- landing servers (see landing_servers.py) ------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def moto_s3():
-    """moto's S3 server on a free loopback port, for the whole session."""
-    from landing_servers import MotoServer
-    server = MotoServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def azurite():
-    """Azurite's blob service on a free loopback port (installed with npm on first use)."""
-    from landing_servers import Azurite
-    server = Azurite()
-    yield server
-    server.stop()
-
-
-# -- a TLS-only server (see tls_servers.py) ---------------------------------------------------------
-
-@pytest.fixture(scope="session", params=SERVER_NAMES, ids=SERVER_NAMES)
-def tls_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A cluster of each major in turn with ssl = on and hostssl-only pg_hba.conf, and its CA (and a
-    wrong one)."""
-    from tls_servers import TlsServer
-    try:
-        server = TlsServer(tmp_path_factory.mktemp(f"tls-{request.param}"), request.param)
-    except ServerUnavailable as exc:
-        pytest.skip(f"{request.param} unavailable: {exc}")
-    yield server
-    server.stop()

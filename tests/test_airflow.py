@@ -16,6 +16,9 @@ pytest.importorskip("boto3")
 
 from landing_servers import AWS_ENV, airflow_venv  # noqa: E402
 
+# Installs Apache Airflow on first use (about a minute); each test runs the DAG (about 15 s).
+pytestmark = pytest.mark.slow
+
 EXAMPLE_DAG = Path(__file__).parents[1] / "examples" / "kada_postgres_dag.py"
 DAG_ID = "kada_postgres_collector"
 DATABASES = {"sales": ["postgres", "air_orders"], "hr": ["air_people"]}

@@ -9,37 +9,31 @@ from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.extractors.postgres.discovery import NoDatabase, select_databases
 from kada_collectors.extractors.postgres.settings import validate_config
 from kada_collectors.lib.errors import CollectorError
-from servers import ServerUnavailable, start_server
+from servers import PgServer
 
 USER = "kada_star"
 NOBODY = "kada_nowhere"
 
 
 @pytest.fixture(scope="module")
-def star_server():
-    try:
-        server = start_server("pg18")
-    except ServerUnavailable as exc:
-        pytest.skip(f"pg18 unavailable: {exc}")
-    try:
-        for name in ("app_a", "App B", "closed", "locked", "rdsadmin", "broken"):
-            server.create_database(name)
-        server.execute("CREATE TABLE t (id int)", "app_a")
-        server.execute('ALTER DATABASE closed WITH ALLOW_CONNECTIONS false')
-        for role in (USER, NOBODY):
-            server.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                             sql.Literal(server.password)))
-        server.execute("REVOKE CONNECT ON DATABASE locked FROM PUBLIC")
-        # As an interrupted DROP DATABASE leaves it (PostgreSQL 15.4+ and 16+ mark it so).
-        server.execute("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'broken'")
-        # NOBODY may connect to template1 only: "*" finds nothing for it.
-        for name in ("postgres", "app_a", "App B", "rdsadmin", "broken"):
-            server.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
-            server.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(name),
-                                                                               sql.Identifier(USER)))
-        yield server
-    finally:
-        server.stop()
+def star_server(own_pg18: PgServer) -> PgServer:
+    server = own_pg18
+    for name in ("app_a", "App B", "closed", "locked", "rdsadmin", "broken"):
+        server.create_database(name)
+    server.execute("CREATE TABLE t (id int)", "app_a")
+    server.execute('ALTER DATABASE closed WITH ALLOW_CONNECTIONS false')
+    for role in (USER, NOBODY):
+        server.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
+                                                                         sql.Literal(server.password)))
+    server.execute("REVOKE CONNECT ON DATABASE locked FROM PUBLIC")
+    # As an interrupted DROP DATABASE leaves it (PostgreSQL 15.4+ and 16+ mark it so).
+    server.execute("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'broken'")
+    # NOBODY may connect to template1 only: "*" finds nothing for it.
+    for name in ("postgres", "app_a", "App B", "rdsadmin", "broken"):
+        server.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+        server.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(name),
+                                                                           sql.Identifier(USER)))
+    return server
 
 
 def config(server, tmp_path, user=USER, databases=("*",)):

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kada_collectors.extractors.postgres import Extractor
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "catalog_benchmark.py"
 
 
+@pytest.mark.slow  # about 13 s on 2 cores
 def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
     # The password goes through the environment, as a user would pass it, not on the command line.
     dsn = pg18.dsn(user=pg18.superuser)  # without a password
@@ -50,6 +53,7 @@ def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
     assert len(report["verdict"]) == 3 and all(isinstance(v["met"], bool) for v in report["verdict"].values())
 
 
+@pytest.mark.slow  # about 30 s on 2 cores
 def test_lineage_benchmark_writes_its_page(pg18, tmp_path):
     """benchmarks/lineage_accuracy.py end to end at a tiny scale: the truth is met, PostgreSQL's own
     views are all parsed, and the page says so."""

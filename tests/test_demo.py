@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kada_collectors.lib.validate import validate_folder
 
 
@@ -16,6 +18,7 @@ def demo(folder, cwd):
                           timeout=300)
 
 
+@pytest.mark.slow  # about 30 s on 2 cores: the demo, from an embedded server's start
 def test_demo_extracts_validates_and_says_where(tmp_path):
     result = demo("demo-out", tmp_path)
     assert result.returncode == 0, result.stderr

@@ -127,19 +127,7 @@ def test_the_sas_token_comes_from_the_environment(monkeypatch):
 
 # -- pushing a run to a folder ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pg18_run(pg18, tmp_path_factory):
-    """One succeeded run of pg18's postgres database (copy it before changing it)."""
-    output = tmp_path_factory.mktemp("pg18-run")
-    run_extract(pg18, ["postgres"], output, window=("2026-01-01 00:00:00", "2026-01-02 00:00:00"))
-    return output
-
-
-@pytest.fixture
-def run_folder(pg18_run, tmp_path):
-    folder = tmp_path / "out"
-    shutil.copytree(pg18_run, folder)
-    return folder
+# run_folder: a copy of a run of pg18's postgres database (fix_runs.py)
 
 
 def local_landing(tmp_path, **extra):

@@ -4,7 +4,6 @@ a missing container), with the token in no message, log or manifest."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -17,13 +16,16 @@ pytest.importorskip("azure.storage.blob", reason="the Azure landing needs azure-
                                                  "pip install 'kada-collectors-extractors[azure]'")
 
 from collect import extractor_config, load_manifest, run_extract  # noqa: E402
+from fix_landing import push_cut_in_the_metadata_file, race_for_the_hwm  # noqa: E402
+from fix_runs import WINDOW, create_tables  # noqa: E402
 from kada_collectors.extractors.cli import EXIT_BAD_INPUT, EXIT_LANDING_FAILED  # noqa: E402
 from kada_collectors.lib.landing import (  # noqa: E402
-    ALREADY_LANDED, FAILED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
+    ALREADY_LANDED, LANDED, LandingError, open_landing, push_run,
 )
 from kada_collectors.lib.landing import azure as azure_store  # noqa: E402
 from kada_collectors.lib.landing.base import LocalFile  # noqa: E402
 from landing_servers import FaultProxy  # noqa: E402
+from servers import PgServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -39,20 +41,12 @@ def section(azurite, container, token=None, **extra):
 
 
 @pytest.fixture(scope="module")
-def a_run(pg18, tmp_path_factory):
+def a_run(pg18: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of 200 tables, whose metadata file is cut in the middle by one test (run_folder: a copy)."""
     output = tmp_path_factory.mktemp("azure-run")
-    pg18.create_database("landing_azure")
-    pg18.execute("DO $$ BEGIN FOR i IN 1..200 LOOP EXECUTE format('CREATE TABLE t%s (a int, b text, c date, d numeric, "
-                 "e boolean, f jsonb, g text, h bigint)', i); END LOOP; END $$", "landing_azure")
-    run_extract(pg18, ["landing_azure"], output, window=("2026-01-01 00:00:00", "2026-01-02 00:00:00"))
+    create_tables(pg18, "landing_azure", 200)
+    run_extract(pg18, ["landing_azure"], output, window=WINDOW)
     return output
-
-
-@pytest.fixture
-def run_folder(a_run, tmp_path):
-    folder = tmp_path / "out"
-    shutil.copytree(a_run, folder)
-    return folder
 
 
 def test_push_lands_verified_blobs_and_repeats_without_change(azurite, container, run_folder):
@@ -90,28 +84,8 @@ def test_the_endpoint_dying_mid_upload_leaves_a_consistent_landing(azurite, cont
     proxy = FaultProxy(azurite.port)
     try:
         store = open_landing(section(azurite, container, account_url=f"{proxy.url}/devstoreaccount1"))
-
-        def cut_during_the_metadata_file(index, total, outcome):
-            if "_metadata_" in outcome.name and outcome.status == NOT_ATTEMPTED:
-                proxy.cut_after(100_000)
-
-        report = push_run(run_folder, store, on_file=cut_during_the_metadata_file)
-        assert proxy.cut and not report.ok
-        statuses = [f.status for f in report.files]
-        cut = next(i for i, f in enumerate(report.files) if "_metadata_" in f.name)
-        assert cut > 0 and statuses[:cut] == [LANDED] * cut and statuses[cut] == FAILED
-        assert set(statuses[cut + 1:]) == {NOT_ATTEMPTED}
-        assert report.files[cut].bytes > 100_000, "the cut falls inside the metadata file"
-        assert "cannot reach" in report.error
-        blobs = azurite.blobs(container)
-        assert sorted(blobs) == sorted(f"postgres/prod/{f.name}" for f in report.files[:cut]), "no half file, no manifest"
-
-        proxy.restore()
-        again = push_run(run_folder, store)
-        assert again.ok and [f.status for f in again.files] == [ALREADY_LANDED] * cut + [LANDED] * (len(statuses) - cut)
-        blobs = azurite.blobs(container)
-        for f in again.files:
-            assert blobs[f"postgres/prod/{f.name}"] == (run_folder / f.name).read_bytes()
+        assert "cannot reach" in push_cut_in_the_metadata_file(run_folder, store, proxy, 100_000,
+                                                               lambda: azurite.blobs(container))
     finally:
         proxy.close()
 
@@ -145,17 +119,7 @@ def test_an_expired_token_found_by_the_service_says_so(azurite, container, run_f
 # -- the HWM in Azure ---------------------------------------------------------------------------------
 
 def test_of_two_racing_runs_only_one_advances_the_azure_hwm(azurite, container):
-    store = open_landing(section(azurite, container))
-    first, second = LandingHWM(store, "postgres"), LandingHWM(store, "postgres")
-    first.get(), second.get()
-    first.publish("2026-01-02 00:00:00")  # If-None-Match: *
-    with pytest.raises(HWMConflict):
-        second.publish("2026-01-02 00:00:09")
-    third, fourth = LandingHWM(store, "postgres"), LandingHWM(store, "postgres")
-    assert third.get()[0] == fourth.get()[0] == "2026-01-02 00:00:00"
-    third.publish("2026-01-03 00:00:00")  # If-Match: the ETag read
-    with pytest.raises(HWMConflict):
-        fourth.publish("2026-01-03 00:00:07")
+    race_for_the_hwm(open_landing(section(azurite, container)))
     assert azurite.blobs(container)["postgres/prod/postgres_hwm.txt"] == b"2026-01-03 00:00:00\n"
 
 

@@ -4,7 +4,6 @@ assumed role, a missing bucket)."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -15,23 +14,21 @@ import pytest
 pytest.importorskip("boto3", reason="the S3 landing needs boto3: pip install 'kada-collectors-extractors[s3]'")
 
 from collect import extractor_config, load_manifest, run_extract  # noqa: E402
+from fix_landing import push_cut_in_the_metadata_file, race_for_the_hwm  # noqa: E402
+from fix_runs import WINDOW, create_tables  # noqa: E402
 from kada_collectors.extractors.cli import EXIT_HWM_CONFLICT, EXIT_LANDING_FAILED, JobResult, Progress, exit_code, run_job  # noqa: E402
 from kada_collectors.lib.landing import (  # noqa: E402
-    ALREADY_LANDED, FAILED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
+    ALREADY_LANDED, LANDED, NOT_ATTEMPTED, HWMConflict, LandingError, LandingHWM, open_landing, push_run,
 )
 from kada_collectors.lib.landing.base import LocalFile  # noqa: E402
-from landing_servers import AWS_ENV, FaultProxy, MotoServer  # noqa: E402
+from landing_servers import FaultProxy, MotoServer  # noqa: E402
+from servers import PgServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BIG_DB = "landing_big"
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch):
-    for key, value in AWS_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
-        monkeypatch.delenv(key, raising=False)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 @pytest.fixture
@@ -45,21 +42,12 @@ def section(moto_s3, bucket, **extra):
 
 
 @pytest.fixture(scope="module")
-def big_run(pg18, tmp_path_factory):
-    """A run whose metadata file is large enough (~1 MB) to be cut in the middle."""
-    pg18.create_database(BIG_DB)
-    pg18.execute("DO $$ BEGIN FOR i IN 1..400 LOOP EXECUTE format('CREATE TABLE t%s (a int, b text, c date, d numeric, "
-                 "e boolean, f jsonb, g text, h bigint)', i); END LOOP; END $$", BIG_DB)
+def a_run(pg18: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose metadata file is large enough (~1 MB) to be cut in the middle (run_folder: a copy)."""
+    create_tables(pg18, BIG_DB, 400)
     output = tmp_path_factory.mktemp("big-run")
-    run_extract(pg18, [BIG_DB], output, window=("2026-01-01 00:00:00", "2026-01-02 00:00:00"))
+    run_extract(pg18, [BIG_DB], output, window=WINDOW)
     return output
-
-
-@pytest.fixture
-def run_folder(big_run, tmp_path):
-    folder = tmp_path / "out"
-    shutil.copytree(big_run, folder)
-    return folder
 
 
 def landed_names(report):
@@ -103,31 +91,8 @@ def test_the_endpoint_dying_mid_upload_leaves_a_consistent_landing(moto_s3, buck
     proxy = FaultProxy(moto_s3.port)
     try:
         store = open_landing(section(moto_s3, bucket, endpoint_url=proxy.url))
-
-        def cut_during_the_metadata_file(index, total, outcome):
-            if "_metadata_" in outcome.name and outcome.status == NOT_ATTEMPTED:
-                proxy.cut_after(200_000)
-
-        report = push_run(run_folder, store, on_file=cut_during_the_metadata_file)
-        assert proxy.cut and not report.ok
-        statuses = [f.status for f in report.files]
-        cut = next(i for i, f in enumerate(report.files) if "_metadata_" in f.name)
-        assert cut > 0 and statuses[:cut] == [LANDED] * cut and statuses[cut] == FAILED
-        assert set(statuses[cut + 1:]) == {NOT_ATTEMPTED}
-        assert report.files[cut].bytes > 200_000, "the cut falls inside the metadata file"
-        assert "cannot reach S3" in report.error and "push again" in report.error
-        # Nothing half-written, and no manifest: the catalog sees no run yet.
-        objects = moto_s3.objects(bucket)
-        assert sorted(objects) == sorted(f"postgres/prod/{f.name}" for f in report.files[:cut])
-        for f in report.files[:cut]:
-            assert objects[f"postgres/prod/{f.name}"] == (run_folder / f.name).read_bytes()
-
-        proxy.restore()
-        again = push_run(run_folder, store)
-        assert again.ok and [f.status for f in again.files] == [ALREADY_LANDED] * cut + [LANDED] * (len(statuses) - cut)
-        objects = moto_s3.objects(bucket)
-        for f in again.files:
-            assert objects[f"postgres/prod/{f.name}"] == (run_folder / f.name).read_bytes()
+        error = push_cut_in_the_metadata_file(run_folder, store, proxy, 200_000, lambda: moto_s3.objects(bucket))
+        assert "cannot reach S3" in error and "push again" in error
     finally:
         proxy.close()
 
@@ -146,9 +111,7 @@ class CutDuringMetadata(Progress):
 
 
 def test_a_run_cut_mid_upload_keeps_the_hwm_and_the_next_run_repeats_the_window(moto_s3, bucket, pg18, tmp_path):
-    pg18.create_database("landing_cut")
-    pg18.execute("DO $$ BEGIN FOR i IN 1..400 LOOP EXECUTE format('CREATE TABLE t%s (a int, b text, c date, d numeric, "
-                 "e boolean, f jsonb, g text, h bigint)', i); END LOOP; END $$", "landing_cut")
+    create_tables(pg18, "landing_cut", 400)
     moto_s3.client().put_object(Bucket=bucket, Key="postgres/prod/postgres_hwm.txt", Body=b"2026-01-01 00:00:00\n")
     proxy = FaultProxy(moto_s3.port)
     try:
@@ -198,17 +161,7 @@ def test_an_unreachable_endpoint_is_a_landing_error(run_folder):
 # -- the HWM in S3 ----------------------------------------------------------------------------------
 
 def test_of_two_racing_runs_only_one_advances_the_s3_hwm(moto_s3, bucket):
-    store = open_landing(section(moto_s3, bucket))
-    first, second = LandingHWM(store, "postgres"), LandingHWM(store, "postgres")
-    first.get(), second.get()
-    first.publish("2026-01-02 00:00:00")  # If-None-Match: * (there was none)
-    with pytest.raises(HWMConflict):
-        second.publish("2026-01-02 00:00:09")
-    third, fourth = LandingHWM(store, "postgres"), LandingHWM(store, "postgres")
-    assert third.get()[0] == fourth.get()[0] == "2026-01-02 00:00:00"
-    third.publish("2026-01-03 00:00:00")  # If-Match: the ETag read
-    with pytest.raises(HWMConflict):
-        fourth.publish("2026-01-03 00:00:07")
+    race_for_the_hwm(open_landing(section(moto_s3, bucket)))
     body = moto_s3.objects(bucket)["postgres/prod/postgres_hwm.txt"]
     assert body == b"2026-01-03 00:00:00\n"
 

@@ -65,6 +65,7 @@ def test_the_wheels_ship_their_types(wheels):
     assert shipped == [True, True]
 
 
+@pytest.mark.slow  # about 15 to 25 s each on 2 cores: a fresh environment installed
 @pytest.mark.parametrize("version", PYTHONS)
 def test_fresh_install_runs_the_wrapper(version, wheels, pg18, tmp_path):
     python = find_python(version)

@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from collect import run_extract
 from watch import SESSIONS_SQL, PeakCount
 
@@ -19,6 +21,7 @@ def slow(extractor):  # each database takes a moment, so that their extractions 
         "WHERE n.nspname", "WHERE pg_sleep(0.2) IS NOT NULL AND n.nspname"))
 
 
+@pytest.mark.slow  # about 20 s on 2 cores
 def test_parallel_runs_match_sequential_and_respect_the_bound(pg18, tmp_path, caplog):
     make_databases(pg18)
     try:

@@ -39,8 +39,12 @@ from psycopg import sql
 
 from kada_collectors.extractors.postgres.querylog.cloudwatch import read_cloudwatch
 from kada_collectors.extractors.postgres.querylog.logs import LogReadError, read_log_files
+from fix_aws import SECRET_KEY
 from log_servers import RDS_PREFIX, LoggingServer, next_second, start_logging_server
 from servers import ServerUnavailable
+
+# The module's servers (six majors) start together, whatever test needs them.
+pytestmark = pytest.mark.servers
 
 APP = "kada query log test"
 ANALYST = "analyst"
@@ -424,19 +428,7 @@ _STDERR_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) ([A-Z]+):")
 
 
 @pytest.fixture(scope="module")
-def aws_env():
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LOGS"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
-        patch.setenv("AWS_CONFIG_FILE", os.devnull)
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        yield
-
-
-@pytest.fixture(scope="module")
-def cloudwatch(servers, aws_env):
+def cloudwatch(servers, module_aws_env):
     """moto's server holding the pg15 stderr log (RDS's prefix) as an RDS instance exports it."""
     from landing_servers import MotoServer
 
@@ -514,6 +506,6 @@ def test_cloudwatch_errors(cloudwatch):
         guarded.enforce_auth()
         with pytest.raises(LogReadError, match=r"access denied \(InvalidClientTokenId.*logs:FilterLogEvents") as error:
             read(url=guarded.url)
-        assert "testing-secret-key" not in str(error.value)
+        assert SECRET_KEY not in str(error.value)
     finally:
         guarded.stop()

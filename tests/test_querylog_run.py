@@ -172,12 +172,8 @@ def test_an_unreadable_log_source_fails_the_run(pg_server, tmp_path):
     assert manifest["databases"][0]["status"] == "succeeded"
 
 
-def test_cloudwatch_source(logged, tmp_path, monkeypatch):
+def test_cloudwatch_source(logged, tmp_path, aws_env):
     from landing_servers import MotoServer
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
     server = logged.server
     start = now() - timedelta(seconds=1)
     with psycopg.connect(server.dsn(DB), autocommit=True) as conn:

@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +21,7 @@ import pytest
 from psycopg import sql
 
 from collect import extractor_config
+from fix_aws import ACCESS_KEY
 from kada_collectors.extractors.postgres import Extractor, iam
 from kada_collectors.extractors.postgres.rds import RDS_CA_BUNDLE_URL, is_rds_endpoint
 from kada_collectors.extractors.postgres.settings import validate_config
@@ -29,7 +31,6 @@ from tls_servers import TLS_SERVER_NAME
 ENDPOINT = "prod-db.c9akciq32.eu-west-1.rds.amazonaws.com"
 BASE = {"host": "prod", "server": ENDPOINT, "username": "kada", "databases": ["dwh"], "output_path": "/tmp/out"}
 IAM_USER = "kada_iam"
-ACCESS_KEY = "AKIAKADATESTKEY00001"
 
 
 @pytest.mark.parametrize("server, expected", [
@@ -122,17 +123,9 @@ def test_without_boto3_the_error_names_the_extra(tmp_path):
 # -- IAM tokens against a real server ---------------------------------------------------------------
 
 @pytest.fixture
-def aws_env(monkeypatch, tmp_path):
-    """Static credentials in the environment, and nothing else of the chain (no profile, no IMDS)."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "kada/test/secret/key/000000000000000000000")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def aws_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test credentials (fix_aws.py), one attempt per AWS call, and no credential source
+    remembered from another test."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     iam.forget_sources()
     yield

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from browser import BrowserUnavailable, Chromium, find_or_install_chromium
+from fix_runs import write_run
 from kada_collectors.extractors.report import build_report, open_run, render_html
 from kada_collectors.lib.contract import EXTRACT_COLUMNS, manifest_file_name
-from kada_collectors.lib.manifest import Manifest, ManifestFile
 from kada_collectors.lib.validate import validate_folder
-from kada_collectors.lib.writer import ExtractFile
 
 KADA_COLLECTOR = Path(sys.executable).parent / "kada-collector"
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts" / "report"
@@ -99,40 +98,15 @@ SMALL_RUN = {
 }
 
 
-def write_run(folder: Path, stamp: str, rows: dict, compress: bool, failed: bool) -> str:
-    """A run written with the collector's own writer; returns its manifest's name."""
-    files = []
-    for extract, records in rows.items():
-        extract_file = ExtractFile(str(folder), "postgres", extract, stamp, EXTRACT_COLUMNS[extract], compress)
-        part = extract_file.part("dwh")
-        for record in records:
-            part.write_text(record)
-        extract_file.append(part)
-        files.append(extract_file.commit().manifest_entry())
-    end = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[8:10]}:{stamp[10:12]}:{stamp[12:]}"
-    databases = [{"name": "dwh", "status": "succeeded", "server_version": "17.2", "seconds": 0.5,
-                  "rows": {e: len(r) for e, r in rows.items()}, "warnings": [], "error": None}]
-    warnings = ["database 'dwh': 1 routine(s) run dynamic SQL (EXECUTE): their lineage is incomplete"]
-    if failed:
-        databases.append({"name": "crm", "status": "failed", "server_version": None, "seconds": 0.1, "rows": {},
-                          "warnings": [], "error": "permission denied for database crm: GRANT CONNECT to the user"})
-    name = manifest_file_name("postgres", stamp)
-    Manifest(
-        collector={"name": "kada-collectors-extractors", "version": "3.0.0", "source": "postgres"}, host=HOST,
-        window={"start_hwm": "2026-01-01 00:00:00", "end_hwm": end}, status="failed" if failed else "succeeded",
-        databases=databases, database_selection={"requested": [d["name"] for d in databases]}, standby=False,
-        files=[ManifestFile(**f) for f in files], warnings=warnings, query_log=None,
-        settings={"port": 5432, "mask": True, "compress": compress, "meta_only": False},
-        timings={"started_at": end, "finished_at": end, "seconds": 1.0},
-    ).write(str(folder / name))
-    return name
+FAILED = {"crm": "permission denied for database crm: GRANT CONNECT to the user"}
+WARNINGS = ("database 'dwh': 1 routine(s) run dynamic SQL (EXECUTE): their lineage is incomplete",)
 
 
 @pytest.fixture
 def small_run(tmp_path: Path) -> Path:
     folder = tmp_path / "run"
     folder.mkdir()
-    write_run(folder, STAMP, SMALL_RUN, compress=True, failed=True)
+    write_run(folder, {"dwh": SMALL_RUN}, compress=True, host=HOST, failed=FAILED, warnings=WARNINGS)
     report = validate_folder(folder)
     assert report.ok, report.problems  # the run itself is as the contract says
     return folder
@@ -191,7 +165,7 @@ def test_a_file_changed_or_missing_after_the_run_is_flagged(small_run):
 def test_a_malformed_record_is_left_out_and_named_with_exit_1(tmp_path):
     folder = tmp_path / "damaged"
     folder.mkdir()
-    write_run(folder, STAMP, SMALL_RUN, compress=False, failed=False)
+    write_run(folder, {"dwh": SMALL_RUN}, host=HOST, warnings=WARNINGS)
     roles = next(folder.glob("postgres_roles_*"))
     header, first, *rest = roles.read_bytes().split(b"\n")
     roles.write_bytes(b"\n".join([header, first.rsplit(b"|", 1)[0], *rest]))  # its last field cut off
@@ -206,7 +180,9 @@ def test_a_malformed_record_is_left_out_and_named_with_exit_1(tmp_path):
 
 
 def test_newest_run_by_default_another_with_manifest(small_run):
-    older = write_run(small_run, "20251231000000", {"metadata": SMALL_RUN["metadata"][:2]}, False, failed=False)
+    write_run(small_run, {"dwh": {"metadata": SMALL_RUN["metadata"][:2]}}, stamp="20251231000000", host=HOST,
+              warnings=WARNINGS)
+    older = manifest_file_name("postgres", "20251231000000")
     assert "11 rows" in kada_collector("report", small_run).stdout
     result = kada_collector("report", small_run, "--manifest", older)
     assert result.returncode == 0 and older in result.stdout and "objects: 2" in result.stdout

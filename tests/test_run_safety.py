@@ -114,6 +114,7 @@ def wait_mid_extraction(job, process):
     assert process.poll() is None, process.communicate()
 
 
+@pytest.mark.slow  # about 60 s on 2 cores: forty runs
 def test_twenty_simultaneous_pairs_one_runs_the_other_is_refused(job):
     code, stderr = job.run()
     assert code == 0, stderr

@@ -75,6 +75,7 @@ def test_no_planted_secret_leaves(planted_run):
     assert planted_run.log_text and leaked({"log": planted_run.log_text}, planted_run.planted) == []
 
 
+@pytest.mark.slow  # about 15 s on 2 cores: detect-secrets over every file
 def test_detect_secrets_finds_nothing_in_what_leaves(planted_run, tmp_path):
     statements, _ = build(PLANTED)
     corpus = tmp_path / "planted.sql"

@@ -10,25 +10,18 @@ import pytest
 
 from collect import run_extract
 from conftest import SAMPLE_SCHEMA
-from servers import ServerUnavailable, start_server
+from servers import PgServer
 from standby_servers import Standby
 
 DB = "replica_shop"
 
 
 @pytest.fixture(scope="module")
-def primary():
-    try:
-        server = start_server("pg18")
-    except ServerUnavailable as exc:
-        pytest.skip(f"pg18 unavailable: {exc}")
-    try:
-        server.create_database(DB)
-        server.run_sql_file(SAMPLE_SCHEMA, DB)
-        server.execute("CREATE TABLE churn (id int)", DB)
-        yield server
-    finally:
-        server.stop()
+def primary(own_pg18: PgServer) -> PgServer:
+    own_pg18.create_database(DB)
+    own_pg18.run_sql_file(SAMPLE_SCHEMA, DB)
+    own_pg18.execute("CREATE TABLE churn (id int)", DB)
+    return own_pg18
 
 
 @pytest.fixture(scope="module")

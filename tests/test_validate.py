@@ -8,9 +8,9 @@ import os
 
 import pytest
 
+import fix_runs
 from kada_collectors.lib import validate
 from kada_collectors.lib.contract import EXTRACT_COLUMNS, manifest_file_name
-from kada_collectors.lib.manifest import Manifest, ManifestFile
 from kada_collectors.lib.validate import MAX_PROBLEMS_PER_FILE, validate_folder
 from kada_collectors.lib.writer import ExtractFile, write_json_atomically
 
@@ -43,34 +43,8 @@ DATABASES = {
 
 
 def write_run(folder, compress=False, databases=DATABASES):
-    """Write the extracts and manifest of one run as the collector does; return the manifest dict."""
-    files = []
-    for extract in ("metadata", "roles"):
-        extract_file = ExtractFile(str(folder), "postgres", extract, STAMP, EXTRACT_COLUMNS[extract], compress)
-        for database, rows in databases.items():
-            part = extract_file.part(database)
-            for row in rows[extract]:
-                part.write(row)
-            extract_file.append(part)
-        files.append(extract_file.commit().manifest_entry())
-    return Manifest(
-        collector={"name": "kada-collectors-extractors", "version": "3.0.0", "source": "postgres"},
-        host="h",
-        window={"start_hwm": "2026-01-01 00:00:00", "end_hwm": "2026-01-02 00:00:00"},
-        status="succeeded",
-        databases=[
-            {"name": name, "status": "succeeded", "server_version": "16.2", "seconds": 0.1,
-             "rows": {e: len(r) for e, r in rows.items()}, "error": None}
-            for name, rows in databases.items()
-        ],
-        database_selection={"requested": list(databases)},
-        standby=False,
-        files=[ManifestFile(**f) for f in files],
-        warnings=[],
-        query_log=None,
-        settings={"port": 5432, "compress": compress},
-        timings={"started_at": "2026-01-02 00:00:01", "finished_at": "2026-01-02 00:00:05", "seconds": 4.0},
-    ).write(os.path.join(folder, MANIFEST))
+    """This module's run (``DATABASES``, by default) in ``folder``; returns the manifest dict."""
+    return fix_runs.write_run(folder, databases, compress=compress)
 
 
 def write_manifest(folder, manifest):

@@ -195,6 +195,7 @@ def test_validate_command(shop_extract, tmp_path):
     assert bad.returncode != 0 and metadata.name in bad.stdout
 
 
+@pytest.mark.slow  # about 20 s on 2 cores
 def test_the_safety_figures_script_measures_the_wrapper(pg18, tmp_path):
     """benchmarks/safety_wrapper.py (the figures of docs/operations.md) runs against a real server."""
     script = Path(__file__).parents[1] / "benchmarks" / "safety_wrapper.py"
