@@ -147,6 +147,10 @@ OPTIONAL_EXTRACTS = ("profile", "usage")
 
 # In run order. One statement per object kind (or family of kinds), each run once per database.
 NAMED_STATEMENTS = (
+    # From the server's own statistics, never the tables: switched by "profile" and "usage". First:
+    # PROFILE_SQL is among the longest, and sessions sharing a snapshot take statements in this order.
+    NamedStatement("PROFILE_SQL", "profile"),
+    NamedStatement("USAGE_SQL", "usage", columns=USAGE_COUNTERS),
     NamedStatement("DATABASES_SQL", "metadata"),
     NamedStatement("SCHEMAS_SQL", "metadata"),
     NamedStatement("EXTENSIONS_SQL", "metadata"),
@@ -175,9 +179,6 @@ NAMED_STATEMENTS = (
     NamedStatement("PRIVILEGES_SQL", "privileges"),
     NamedStatement("DEFAULT_PRIVILEGES_SQL", "privileges"),
     NamedStatement("ROLES_SQL", "roles"),  # the server's: only the first database's rows are kept
-    # From the server's own statistics, never the tables: switched by "profile" and "usage".
-    NamedStatement("PROFILE_SQL", "profile"),
-    NamedStatement("USAGE_SQL", "usage", columns=USAGE_COUNTERS),
 )
 BY_NAME = {s.name: s for s in NAMED_STATEMENTS}
 

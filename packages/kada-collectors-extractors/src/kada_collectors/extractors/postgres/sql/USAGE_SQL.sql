@@ -13,30 +13,30 @@ SELECT 'DATABASE' AS "OBJECT_TYPE",
 FROM pg_stat_database d
 WHERE d.datname = current_database()
 UNION ALL
+-- The views' own schema names filter them before they compute a row (TOAST tables are most of them).
 SELECT CASE c.relkind WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'm' THEN 'MATERIALIZED_VIEW' ELSE 'TABLE' END,
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(s.schemaname) || '.' || quote_ident(s.relname),
        (to_jsonb(s) || coalesce(to_jsonb(io), '{}'::jsonb)) - 'relid' - 'schemaname' - 'relname'
 FROM pg_stat_all_tables s
 JOIN pg_class c ON c.oid = s.relid
-JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_statio_all_tables io ON io.relid = s.relid
+  AND io.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 WHERE c.relkind IN ('r', 'p', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-  AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND s.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND s.schemaname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 UNION ALL
 SELECT 'INDEX',
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname),
+       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(s.schemaname) || '.' || quote_ident(s.indexrelname),
        (to_jsonb(s) || coalesce(to_jsonb(io), '{}'::jsonb)) - 'relid' - 'indexrelid' - 'schemaname' - 'relname' - 'indexrelname'
 FROM pg_stat_all_indexes s
-JOIN pg_class ic ON ic.oid = s.indexrelid
-JOIN pg_namespace n ON n.oid = ic.relnamespace
 JOIN pg_class tc ON tc.oid = s.relid
 LEFT JOIN pg_statio_all_indexes io ON io.indexrelid = s.indexrelid
+  AND io.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 WHERE tc.relkind IN ('r', 'p', 'm', 'f')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-  AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND s.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND s.schemaname !~ '^pg_(toast_)?temp_'
   AND NOT EXISTS (SELECT FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
 UNION ALL
