@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from typing import Optional
 
 
+from psycopg import sql
+
 from kada_collectors.lib.writer import format_value
 
 KIND = "usage"
@@ -34,8 +36,7 @@ GAUGES = frozenset({"numbackends", "n_live_tup", "n_dead_tup", "n_mod_since_anal
 # The database row's values the collector adds (USAGE_SQL), and the server's reset moment.
 POSTMASTER_START, TRACK_FUNCTIONS, STATS_RESET = "postmaster_start_time", "track_functions", "stats_reset"
 RESET_MOMENTS = (STATS_RESET, POSTMASTER_START)
-CURSOR = "kada_usage"
-FETCH = 2000  # rows fetched, and snapshot lines handed over, at a time
+HANDED_OVER = 2000  # snapshot lines handed over at a time
 _MOMENT = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d)(?::?(\d\d))?(?::\d\d)?$")
 
 
@@ -76,17 +77,17 @@ class WindowUsage:
 
     def read(self, conn, query: str, part) -> None:
         """Run ``query`` (USAGE_SQL, rendered) on ``conn``, write the window's rows into ``part``
-        and keep the counters as this window's end snapshot. The rows stream through a server-side
-        cursor; memory holds the baseline's compact payloads, not the rows."""
+        and keep the counters as this window's end snapshot. The rows stream through
+        COPY; memory holds the baseline's compact payloads, not the rows."""
         baseline = self._baseline()
         self._writer = self.store.begin(KIND, self.host, self.dbname, self.end_hwm)
         context, early, kept = None, [], []
-        with conn.cursor(CURSOR) as cursor:
-            cursor.itersize = FETCH
-            cursor.execute(query)
-            for object_type, object_id, values in cursor:
-                # The collector's sessions read every type as text (session.py): the JSON is parsed here.
-                row = ((object_type, object_id), split(json.loads(values) if isinstance(values, str) else values))
+        # COPY, as the other statements are read: rows stream, and the server's log shows only the
+        # tagged statement (a server-side cursor's FETCH and CLOSE would carry no tag).
+        with conn.cursor() as cursor, cursor.copy(sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(query))) as copy:
+            copy.set_types(["text", "text", "text"])
+            for object_type, object_id, values in copy.rows():
+                row = ((object_type, object_id), split(json.loads(values)))
                 if context is None and object_type != DATABASE:
                     early.append(row)  # until the database's own row tells whether all was reset
                     continue
@@ -94,7 +95,7 @@ class WindowUsage:
                     context = self._context(baseline, row)
                 rows, early = [row, *early], []
                 kept += (self._write(part, baseline, context, *row) for row in rows)
-                if len(kept) >= FETCH:
+                if len(kept) >= HANDED_OVER:
                     self._writer.add_text(kept)
                     kept = []
         if context is None:  # a statement that returned no DATABASE row
