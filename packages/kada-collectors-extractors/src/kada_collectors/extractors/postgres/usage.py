@@ -9,8 +9,8 @@ now minus those kept at its start, object by object.
 
 Counters never go negative. A reset is detected and reported instead of subtracted:
 - the whole database (``pg_stat_reset()``, a crash, a failover to another server): the
-  database's own counters went backwards, and its ``stats_reset`` or the server's start time
-  moved; every object then counts from that moment (``RESET``);
+  database's own counters went backwards; every object then counts from its new ``stats_reset``
+  or the server's later start, whichever moved (``RESET``);
 - one object (``pg_stat_reset_single_*_counters``): one of its counters went backwards, or its own
   ``stats_reset`` moved where the major has one; it counts from the reset (``RESET``).
 A first run (no snapshot at the window's start) reports the counters since the last reset
@@ -22,7 +22,6 @@ import json
 import re
 from datetime import datetime, timezone
 from typing import Optional
-
 
 from psycopg import sql
 
