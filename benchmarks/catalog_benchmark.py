@@ -26,7 +26,6 @@ then prints ratios against the targets and writes everything to benchmarks/resul
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import pstats
@@ -36,12 +35,11 @@ import tempfile
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.lib import __version__ as collector_version
-from local_server import DEFAULT_DATA_DIR, LocalServer, extractor_connection
-from measurements import copy_limit_pass, reset_statement_stats, run_extraction, statement_stats
+from local_server import DEFAULT_DATA_DIR, benchmark_server, extractor_connection
+from measurements import copy_limit_pass, reset_statement_stats, run_extraction, statement_stats, write_results
 from synthetic_catalog import CatalogShape, catalog_counts, ensure_catalog
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -60,26 +58,14 @@ DEFAULT_SESSIONS = 2  # max_connections when the config does not set it: the pla
 
 def main(argv=None):
     args = _parse_args(argv)
-    server = None
-    if args.dsn:
-        admin_dsn = args.dsn
-        def dsn_for(dbname):
-            return make_conninfo(args.dsn, dbname=dbname)
-    else:
-        print(f"starting PostgreSQL 18 in {args.data_dir} ...", flush=True)
-        server = LocalServer(args.data_dir)
-        admin_dsn, dsn_for = server.admin_dsn, server.dsn_for
-    try:
+    with benchmark_server(args.dsn, args.data_dir) as (admin_dsn, dsn_for):
         runs = [benchmark_scale(scale, admin_dsn, dsn_for, args) for scale in args.scale]
         server_version = _server_version(admin_dsn)
-    finally:
-        if server is not None:
-            server.stop()
     report = {
         "benchmark": "catalog_benchmark",
         "date": datetime.date.today().isoformat(),
         "command": " ".join(["python", "benchmarks/catalog_benchmark.py", *_shown_argv(argv)]),
-        "machine": _machine(server_version, own_server=server is not None),
+        "machine": _machine(server_version, own_server=not args.dsn),
         "collector": _collector_source(),
         "targets": TARGETS,
         "scales": runs,
@@ -87,10 +73,7 @@ def main(argv=None):
     }
     report["verdict"] = _verdict(report)
     _print_report(report)
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    path = args.results_dir / f"{report['date']}-scale{'_'.join(f'{s:g}' for s in args.scale)}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults written to {path}")
+    write_results(args.results_dir, f"{report['date']}-scale{'_'.join(f'{s:g}' for s in args.scale)}.json", report)
     return 0
 
 

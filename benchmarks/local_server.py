@@ -6,6 +6,7 @@ authentication, and is stopped (not deleted) when the benchmark ends. As root, t
 as an unprivileged OS user of its own.
 """
 
+import contextlib
 import os
 import tempfile
 import warnings
@@ -62,6 +63,21 @@ class LocalServer:
 
     def stop(self):
         self._server.cleanup()
+
+
+@contextlib.contextmanager
+def benchmark_server(dsn=None, data_dir=DEFAULT_DATA_DIR):
+    """(admin DSN, dsn_for(dbname)) of the server ``dsn`` reaches, or of the own server started in
+    ``data_dir`` and stopped when the block ends."""
+    if dsn:
+        yield dsn, lambda dbname: make_conninfo(dsn, dbname=dbname)
+        return
+    print(f"starting PostgreSQL 18 in {data_dir} ...", flush=True)
+    local = LocalServer(data_dir)
+    try:
+        yield local.admin_dsn, local.dsn_for
+    finally:
+        local.stop()
 
 
 def _same_setting(current, wanted):

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import IsolationLevel
 
 from kada_collectors.extractors.postgres.checks import UNKNOWN_KINDS_SQL
-from kada_collectors.extractors.postgres.statements import BY_NAME
+from kada_collectors.extractors.postgres.statements import BY_NAME, NAMED_STATEMENTS
 from kada_collectors.lib.hwm import BEGINNING_OF_TIME, now_hwm
 
 EXTRACT_ONCE = Path(__file__).with_name("extract_once.py")
@@ -36,7 +36,7 @@ def copy_limit_pass(extractor, dsn, host):
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
-            for name in extractor.list_sql():
+            for name in (s.name for s in extractor._wanted(NAMED_STATEMENTS)):  # those the run's settings run
                 # The extractor's own (private) batching and rendering, so that the limit runs
                 # exactly the SQL a run does, user replacements included.
                 started = time.monotonic()
@@ -79,6 +79,15 @@ def _copy(conn, query):
 
 
 # -- (b, c, d) a real extraction -----------------------------------------------------------------
+
+def write_results(results_dir, name, report):
+    """Write ``report`` as JSON to ``results_dir``/``name``, say where, and return the path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / name
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults written to {path}")
+    return path
+
 
 def run_extraction(config, password=None, profile_path=None, windows=None):
     """Run ``Extractor(**config).run()`` in a child process; its wall time, peak RSS and output.

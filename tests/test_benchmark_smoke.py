@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from kada_collectors.extractors.postgres import Extractor
+from kada_collectors.extractors.postgres.statements import NAMED_STATEMENTS
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "catalog_benchmark.py"
+STATISTICS_BENCHMARK = BENCHMARK.with_name("statistics_cost.py")
 
 
 @pytest.mark.slow  # about 13 s on 2 cores
@@ -34,7 +36,10 @@ def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
     copy = run["copy_limit"]
     assert copy["seconds"] > 0
     named = {s["name"] for s in copy["statements"]}
-    assert set(Extractor(host="h", server="h", username="u", databases=["d"], output_path="/tmp").list_sql()) <= named
+    # Every statement the run's settings run (metadata only: not profile's nor usage's).
+    extractor = Extractor(host="h", server="h", username="u", databases=["d"], output_path="/tmp")
+    assert {s.name for s in extractor._wanted(NAMED_STATEMENTS)} <= named
+    assert not {"PROFILE_SQL", "USAGE_SQL"} & named
 
     plain, compressed = run["extraction"]["plain"], run["extraction"]["compressed"]
     for measured in (plain, compressed):
@@ -69,3 +74,24 @@ def test_lineage_benchmark_writes_its_page(pg18, tmp_path):
     collector = next(line for line in text.splitlines() if line.startswith("| the collector"))
     assert collector.endswith("| 1.00 | 1.00 |"), collector
     assert "0 not parsed." in text and pg18.password not in text
+
+
+@pytest.mark.slow  # about 30 s on 2 cores
+def test_statistics_benchmark_measures_profile_and_usage(pg18, tmp_path):
+    dsn = pg18.dsn(user=pg18.superuser)
+    env = {**os.environ, "PGPASSWORD": pg18.password}
+    result = subprocess.run(
+        [sys.executable, str(STATISTICS_BENCHMARK), "--scale", "0.002", "--dsn", dsn, "--jobs", "1", "--repeat", "1",
+         "--results-dir", str(tmp_path)], check=False, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verdict:" in result.stdout and pg18.password not in result.stdout
+    (path,) = tmp_path.glob("*-statistics-scale0.002.json")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    # Every column of the copy has statistics, so the profile has a row per column and table.
+    assert report["planted"]["columns"] > report["planted"]["tables"] > 0
+    assert report["extracts"]["profile"]["rows"] >= report["planted"]["columns"] + report["planted"]["tables"]
+    assert report["extracts"]["usage"]["rows"] > report["planted"]["tables"]
+    base, both = report["best"]["base"]["next"], report["best"]["with"]["next"]
+    assert "profile" not in base["files"] and {"profile", "usage"} <= both["files"].keys()
+    assert {f"{name}_{measure}_{window}" for name in ("profile", "usage", "with") for measure in ("best", "median", "work")
+            for window in ("first", "next")} == report["added"].keys()

@@ -26,12 +26,22 @@ EXTRACT_COLUMNS = {
         "EVENT_TIME", "EVENT_TYPE", "OBJECT_TYPE", "OBJECT_ID", "HOST", "DATABASE_NAME", "USER_NAME",
         "EVIDENCE", "DETAIL",
     ),
+    # From the planner's statistics (pg_stats): numbers only, never values (docs/contract.md).
+    "profile": (
+        "OBJECT_TYPE", "OBJECT_ID", "PARENT_ID", "HOST", "DATABASE_NAME", "ROW_ESTIMATE", "NULL_FRACTION",
+        "DISTINCT_VALUES", "DISTINCT_IS_ESTIMATED", "DISTINCT_FRACTION", "AVG_WIDTH", "CORRELATION", "LAST_ANALYZED",
+    ),
+    # The window's deltas of the cumulative statistics views, counters under the views' own names.
+    "usage": (
+        "OBJECT_TYPE", "OBJECT_ID", "HOST", "DATABASE_NAME", "WINDOW_START", "WINDOW_END", "COUNTS_SINCE",
+        "BASELINE", "COUNTERS", "STATE",
+    ),
 }
 
 # Columns whose values together are unique within one file of the extract. Every extract is a
 # set besides: no record appears twice in a file (an extract not listed here has its whole
 # record as its key).
-UNIQUE_COLUMNS = {"metadata": ("OBJECT_TYPE", "OBJECT_ID")}
+UNIQUE_COLUMNS = {extract: ("OBJECT_TYPE", "OBJECT_ID") for extract in ("metadata", "profile", "usage")}
 
 # A run's status and each database's, in the manifest (manifest.py holds its fields).
 RUN_STATUSES = ("succeeded", "failed")

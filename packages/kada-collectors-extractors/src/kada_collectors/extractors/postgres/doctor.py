@@ -37,6 +37,14 @@ SELECT has_schema_privilege('pg_catalog', 'USAGE'),
 """)
 PGSS_EXTENSION_SQL = tagged("SELECT extversion, extnamespace::regnamespace::text FROM pg_catalog.pg_extension "
                             "WHERE extname = 'pg_stat_statements'")
+# The tables whose column statistics pg_stats shows the user (those it may SELECT), of all the
+# tables the profile covers; and whether functions are counted, for usage.
+STATISTICS_SQL = tagged("""
+SELECT count(*) FILTER (WHERE has_table_privilege(c.oid, 'SELECT')), count(*), current_setting('track_functions')
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname !~ '^pg_(toast_)?temp_'
+""")
 READ_ALL_STATS_SQL = tagged("""
 SELECT r.rolsuper OR pg_has_role(current_user, %(role)s, 'USAGE')
 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
@@ -109,6 +117,7 @@ def run_doctor(settings, password):
     try:
         for dbname, db in connected:
             _catalog(report, db, dbname, settings)
+            _statistics(report, db, dbname, settings)
         query_log = query_log_sources(settings.get("query_log"), settings.get("meta_only", True))
         if query_log is None:
             report.add("query log", SKIP, "off (meta_only is true)")
@@ -252,6 +261,29 @@ def _catalog(report, conn, dbname, settings):
         report.add(name, FAIL, "; ".join(problems), f"in {dbname}: " + " ".join(fixes))
     else:
         report.add(name, PASS, f"{len(CATALOG_TABLES)} catalog tables readable")
+
+
+def _statistics(report, conn, dbname, settings):
+    """What the profile and usage extracts will hold: pg_stats shows only the columns of tables the
+    user may SELECT, and functions are counted only with track_functions on."""
+    if not settings.get("profile") and not settings.get("usage"):
+        return
+    readable, tables, track_functions = conn.execute(STATISTICS_SQL).fetchone()
+    role = ident(settings["username"])
+    if settings.get("profile"):
+        if readable == tables:
+            report.add(f"profile {dbname}", PASS, f"pg_stats shows the columns of all {tables} table(s)")
+        else:
+            report.add(f"profile {dbname}", WARN, f"pg_stats shows the columns of {readable} of {tables} table(s): "
+                       "only those the user may SELECT; the others' profile holds their row estimate alone",
+                       f"in {dbname}: GRANT SELECT ON the tables to profile TO {role}; or, for all of them, "
+                       f"GRANT pg_read_all_data TO {role}; (PostgreSQL 14+). The collector reads no table either way")
+    if settings.get("usage"):
+        if track_functions == "none":
+            report.add(f"usage {dbname}", WARN, "track_functions is off: usage will count no function calls",
+                       "set track_functions = 'pl' in postgresql.conf (RDS: the parameter group) and reload")
+        else:
+            report.add(f"usage {dbname}", PASS, f"statistics views readable; track_functions = {track_functions}")
 
 
 def _pg_stat_statements(report, connected, settings):

@@ -38,7 +38,8 @@ from .session import (RETRYABLE, DatabaseUnavailable, connect, explain_query_err
 from .settings import SETTINGS, validate_config
 from .shared_snapshot import (MAX_SESSIONS_PER_DATABASE, Lane, LaneFailed, NoSharedSnapshot, SessionBudget,
                               open_helpers, run_lanes, share_snapshot)
-from .statements import EXISTS_NOW, NAMED_STATEMENTS, StatementSet, tagged
+from .statements import EXISTS_NOW, NAMED_STATEMENTS, OPTIONAL_EXTRACTS, StatementSet, tagged
+from .usage import WindowUsage
 
 SOURCE = "postgres"
 BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID, JSON_OID, JSONB_OID = 16, 1114, 1184, 114, 3802
@@ -201,7 +202,7 @@ class Extractor:
         started_at = now_hwm()
         selection = select_databases(self._settings, self._password)  # "*" resolved now (discovery.py)
         query_log = query_log_sources(self._settings.get("query_log"), self._settings["meta_only"])
-        extracts = {s.extract for s in NAMED_STATEMENTS} | set(DERIVED_EXTRACTS)
+        extracts = {s.extract for s in self._wanted(NAMED_STATEMENTS)} | set(DERIVED_EXTRACTS)
         if query_log is not None:
             extracts.add("databaselog")
         files = {}
@@ -246,6 +247,10 @@ class Extractor:
                 "repeats this window.\n" + redact_credentials("\n".join(reasons)))
         return document
 
+    def _wanted(self, statements):
+        """Those of ``statements`` whose extract the settings turn on (profile and usage may be off)."""
+        return [s for s in statements if s.extract not in OPTIONAL_EXTRACTS or self._settings[s.extract]]
+
     def _extract_window(self, selection, query_log, files, window):
         """Extract the databases and the query log into ``files``, commit them and prune the
         snapshots; returns the databases' outcomes, the files written, and the query log's report,
@@ -265,6 +270,7 @@ class Extractor:
             # A repeated window needs the snapshots at its start: keep from start_hwm on.
             for dbname in selection.names:
                 ChangeEvents.prune(store, self._settings["host"], dbname, window[0], SNAPSHOTS_KEPT_OLDER)
+                WindowUsage.prune(store, self._settings["host"], dbname, window[0], SNAPSHOTS_KEPT_OLDER)
             store.prune(pgss.KIND, self._settings["host"], pgss.CLUSTER, window[0], SNAPSHOTS_KEPT_OLDER)
         finally:
             store.close()
@@ -373,10 +379,11 @@ class Extractor:
             for attempt in range(1, max(ATTEMPTS_PER_DATABASE, RECOVERY_CONFLICT_ATTEMPTS) + 1):
                 parts = DatabaseParts(files, index)
                 events = ChangeEvents(store, self._settings["host"], dbname, window, parts.common["events"])
+                usage = WindowUsage(store, self._settings["host"], dbname, window)
                 try:
                     (outcome["server_version"], outcome["warnings"], outcome["standby"],
-                     outcome["sessions"]) = self._extract_snapshot(dbname, parts, events, window, sessions, short,
-                                                                   batched)
+                     outcome["sessions"]) = self._extract_snapshot(dbname, parts, (events, usage), window, sessions,
+                                                                   short, batched)
                 except StatementFailed as e:
                     limit = RECOVERY_CONFLICT_ATTEMPTS if e.recovery_conflict else ATTEMPTS_PER_DATABASE
                     if e.retryable and attempt < limit:
@@ -393,12 +400,14 @@ class Extractor:
                         part.close()
                         outcome["rows"][extract] = outcome["rows"].get(extract, 0) + part.rows
                     events.complete()
+                    usage.complete()
                     outcome["change_events"] = "diffed" if events.diffed else "all created"
                     outcome["status"] = "succeeded"
                 finally:
                     if outcome["status"] != "succeeded":
                         parts.discard()  # a failed attempt leaves nothing behind
                         events.discard()
+                        usage.discard()
                 break
         finally:
             budget.give_back(extra)
@@ -411,12 +420,13 @@ class Extractor:
                  outcome["sessions"], "" if outcome["sessions"] == 1 else "s")
         return outcome, parts
 
-    def _extract_snapshot(self, dbname, parts, events, window, sessions=1, short=False, batched=False):
+    def _extract_snapshot(self, dbname, parts, windowed, window, sessions=1, short=False, batched=False):
         """Run every statement of one database inside one REPEATABLE READ, READ ONLY snapshot, over
         up to ``sessions`` sessions sharing it (shared_snapshot.py). ``short``: one snapshot per
         statement, in one session; ``batched``: every statement that deparses in batches (see
         statements.py). Returns the server version, the warnings, whether the server is a standby
-        and how many sessions read the database."""
+        and how many sessions read the database. ``windowed``: the database's ChangeEvents and
+        WindowUsage."""
         values = (self._settings["host"], *window)
         with connect(self._settings, self._password, dbname) as conn:
             server_version = conn.info.parameter_status("server_version")
@@ -427,11 +437,11 @@ class Extractor:
             helpers, problems = open_helpers(self._settings, self._password, dbname, 0 if short else sessions - 1)
             try:
                 try:
-                    warnings, lanes = self._read_database(conn, helpers, dbname, parts, events, values, short,
+                    warnings, lanes = self._read_database(conn, helpers, dbname, parts, windowed, values, short,
                                                           batched, problems, standby)
                 except NoSharedSnapshot as e:  # nothing was read yet: all of it in one session
                     problems.append(e.reason)
-                    warnings, lanes = self._read_database(conn, [], dbname, parts, events, values, short, batched,
+                    warnings, lanes = self._read_database(conn, [], dbname, parts, windowed, values, short, batched,
                                                           problems, standby)
             finally:
                 for helper in helpers:
@@ -443,10 +453,11 @@ class Extractor:
                                 "the collector's snapshot (a recovery conflict); objects changed meanwhile may not match")
             return server_version.split()[0], warnings, standby, lanes
 
-    def _read_database(self, conn, helpers, dbname, parts, events, values, short, batched, problems, standby):
+    def _read_database(self, conn, helpers, dbname, parts, windowed, values, short, batched, problems, standby):
         """The statements of one database over ``conn`` and the ``helpers`` that adopt its snapshot
         (the reasons of those that do not go to ``problems``); returns the warnings and the number
         of sessions that read it."""
+        events, usage = windowed
         current = None
         try:
             with contextlib.nullcontext() if short else conn.transaction():
@@ -466,6 +477,8 @@ class Extractor:
                     # One session: the database's parts; several: the statement's, so that the
                     # files do not depend on which session read what.
                     into = parts.common if len(lanes) == 1 else parts.of(statement)
+                    if statement.columns is not None:  # counters, turned into the window's deltas
+                        return self._read_usage(lane.conn, statement.name, values, into[statement.extract], usage)
                     watcher = events.watcher(into["events"], lane.writer) if statement.extract == "metadata" else None
                     warnings = self._read(lane.conn, dbname, statement, values, into[statement.extract], watcher,
                                           parser, short, batched)
@@ -477,7 +490,7 @@ class Extractor:
 
                 current = "the check for kinds the database holds none of"
                 absent = self._absent(conn)
-                statements = [statement for statement in NAMED_STATEMENTS if statement.name not in absent]
+                statements = [s for s in self._wanted(NAMED_STATEMENTS) if s.name not in absent]
                 try:
                     left_out = run_lanes(lanes, statements, set(parsers), read)
                 except LaneFailed as failed:
@@ -497,6 +510,15 @@ class Extractor:
         except psycopg.Error as e:
             raise self._failure(e, conn, dbname, current, standby) from None
         return warnings, len(lanes)
+
+    def _read_usage(self, conn, name, values, part, usage):
+        """USAGE_SQL's counters, as the window's deltas (usage.py), in a savepoint like any statement;
+        returns the warnings for the manifest."""
+        query = self._statements.render(name, values, conn)
+        with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor() as cur:
+            self._columns(cur, name, query)
+            usage.read(conn, query, part)
+        return usage.warnings
 
     def _absent(self, conn):
         """The shipped statements whose kinds the database holds none of (``NamedStatement.present``

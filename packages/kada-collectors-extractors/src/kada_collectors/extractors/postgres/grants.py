@@ -26,6 +26,9 @@ CATALOG_TABLES = (
     "pg_publication_tables", "pg_range", "pg_rewrite", "pg_roles", "pg_sequence", "pg_settings", "pg_shdescription",
     "pg_stat_subscription", "pg_statistic_ext", "pg_tablespace", "pg_transform", "pg_trigger", "pg_ts_config",
     "pg_ts_config_map", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_type", "pg_user_mappings",
+    # The statistics views behind the profile and usage extracts.
+    "pg_stat_all_indexes", "pg_stat_all_tables", "pg_stat_database", "pg_stat_user_functions", "pg_statio_all_indexes",
+    "pg_statio_all_tables", "pg_stats",
 )
 # Named by the collector's SQL but never granted whole: PUBLIC may read only some of pg_subscription's
 # columns (not the connection string, which must stay the superusers'), and the collector names only

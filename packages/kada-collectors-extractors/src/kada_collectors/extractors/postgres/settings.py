@@ -10,6 +10,7 @@ from kada_collectors.lib.landing.config import landing_problems
 from .access import access_problems, region_problem, role_arn_problem
 from .passwords import PASSWORD_SOURCES, resolve_password
 from .querylog.config import query_log_problems
+from .statements import OPTIONAL_EXTRACTS
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -95,6 +96,10 @@ SETTINGS = (
     Setting("meta_only", bool, default=True),
     # Where the query log comes from when meta_only is false (docs/query-log.md).
     Setting("query_log", dict, check=query_log_problems),
+    # The profile and usage extracts, from the server's own statistics (docs/contract.md): on
+    # when meta_only is false, unless set.
+    Setting("profile", bool),
+    Setting("usage", bool),
     Setting("sslmode", str, default="prefer", check=_ssl_mode),
     Setting("sslrootcert", str, check=_non_empty),
     # IAM database authentication (docs/rds.md): a fresh token per connection as the password.
@@ -126,4 +131,7 @@ def validate_config(config):
     problems = access_problems(config, settings)
     if problems:
         raise ConfigError(problems, "PostgreSQL collector config")
+    for extract in OPTIONAL_EXTRACTS:
+        if settings[extract] is None:
+            settings[extract] = not settings["meta_only"]
     return settings, resolve_password(settings)

@@ -94,6 +94,9 @@ class NamedStatement:
     # catalog joins costs a new session 10 to 25 ms, most databases hold none of these kinds, and
     # customers have hundreds of databases (see Extractor._absent).
     present: Optional[str] = None
+    # The columns it returns when they are not its extract's: its rows are read by the collector
+    # and turned into the extract's (USAGE_SQL's counters become the window's deltas, usage.py).
+    columns: Optional[tuple] = None
 
 
 BATCH_PLACEHOLDER = "{3}"
@@ -143,8 +146,18 @@ DATABASE_WIDE_PRESENT = _any("pg_publication", "pg_foreign_data_wrapper", "pg_fo
 OBJECT_LINKS_PRESENT = f"{TABLE_ATTACHMENTS_PRESENT} OR {DATABASE_WIDE_PRESENT} OR {_any('pg_foreign_table')}"
 
 
+# What USAGE_SQL returns: each object's cumulative statistics, as the views name them.
+USAGE_COUNTERS = ("OBJECT_TYPE", "OBJECT_ID", "COUNTERS")
+# Extracts written only when their setting (or meta_only false) turns them on.
+OPTIONAL_EXTRACTS = ("profile", "usage")
+
+
 # In run order. One statement per object kind (or family of kinds), each run once per database.
 NAMED_STATEMENTS = (
+    # From the server's own statistics, never the tables: switched by "profile" and "usage". First:
+    # PROFILE_SQL is among the longest, and sessions sharing a snapshot take statements in this order.
+    NamedStatement("PROFILE_SQL", "profile"),
+    NamedStatement("USAGE_SQL", "usage", columns=USAGE_COUNTERS),
     NamedStatement("DATABASES_SQL", "metadata"),
     NamedStatement("SCHEMAS_SQL", "metadata"),
     NamedStatement("EXTENSIONS_SQL", "metadata"),
@@ -232,10 +245,12 @@ class StatementSet:
 
     @staticmethod
     def check_columns(name: str, received: Sequence[str]) -> None:
-        expected = list(EXTRACT_COLUMNS[BY_NAME[name].extract])
+        statement = BY_NAME[name]
+        expected = list(statement.columns or EXTRACT_COLUMNS[statement.extract])
+        what = "its own columns" if statement.columns else f"the columns of the {statement.extract} extract"
         if list(received) != expected:
             raise ExtractError(
-                f"{name} must return the columns of the {BY_NAME[name].extract} extract, in order.\n"
+                f"{name} must return {what}, in order.\n"
                 f"  expected: {', '.join(expected)}\n"
                 f"  received: {', '.join(received)}\n"
                 f"Alias each column of your statement (AS \"NAME\") to match."

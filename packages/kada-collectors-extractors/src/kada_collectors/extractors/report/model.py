@@ -16,6 +16,7 @@ from array import array
 from collections import Counter, defaultdict
 
 from .run import hash_file, read_records
+from .statistics import Profiles, Usage
 
 QUERY_LOG_SAMPLE = 200  # records of the query log shown as they will be sent
 QUERY_TEXT_LIMIT = 4000  # characters of one query text in that sample
@@ -54,9 +55,10 @@ def build_report(run):
         objects.add_row(row)
     objects.order()
     events, links = Events(objects), Links(objects)
-    privileges, roles, query_log = Privileges(), Roles(), QueryLog()
+    privileges, roles, query_log, usage, profiles = Privileges(), Roles(), QueryLog(), Usage(), Profiles()
     readers = {"events": events.add_row, "linkages": links.add_row, "privileges": privileges.add_row,
-               "roles": roles.add_row, "databaselog": query_log.add_row}
+               "roles": roles.add_row, "databaselog": query_log.add_row, "usage": usage.add_row,
+               "profile": profiles.add_row}
     for run_file in run.files:
         if run_file is metadata:
             continue
@@ -86,6 +88,8 @@ def build_report(run):
         "privileges": privileges.encode(),
         "roles": roles.encode(),
         "query_log": query_log.encode(run),
+        "usage": usage.encode(run.file("usage") is not None),
+        "profile": profiles.encode(run.file("profile") is not None),
     }
 
 

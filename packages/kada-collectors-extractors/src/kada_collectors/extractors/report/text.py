@@ -47,9 +47,38 @@ def summary_lines(data):
     query_log = data["query_log"]
     lines.append(f"query log: {query_log['total']:,} records, {query_log['masked']:,} masked" if query_log["present"]
                  else f"query log: none ({query_log['why']})")
+    lines += _usage_lines(data["usage"]) + _profile_lines(data["profile"])
     failed = [d for d in data["databases"] if d.get("status") == "failed"]
     lines += ["", f"failed databases: {len(failed)}"]
     lines += [f"  {d.get('name')}: {d.get('error')}" for d in failed]
     lines.append(f"warnings: {len(data['warnings'])}")
     lines += [f"  {w}" for w in data["warnings"]]
     return lines
+
+
+TOP = 5  # entries of each usage list in the terminal
+
+
+def _usage_lines(usage):
+    """The top five of each usage list (report/statistics.py)."""
+    if not usage["present"]:
+        return ["usage: none (the run wrote no usage file)"]
+    marks = ", ".join(f"{n:,} {mark.lower()}" for mark, n in sorted(usage["baselines"].items()))
+    lines = ["", f"usage in the window ({marks}):"]
+    for title, key, show in (("most read tables (rows read)", "read", lambda r: f"{r[1]:,}"),
+                             ("most written tables (rows written)", "written", lambda r: f"{r[2]:,}"),
+                             ("functions by calls", "functions", lambda r: f"{r[1]:,} calls"),
+                             ("tables not touched", "untouched_tables", None),
+                             ("indexes not scanned", "unscanned_indexes", None)):
+        part = usage[key]
+        lines.append(f"  {title}: {part['total']:,}")
+        lines += [f"    {row}" if show is None else f"    {row[0]}  {show(row)}" for row in part["rows"][:TOP]]
+    return lines
+
+
+def _profile_lines(profile):
+    if not profile["present"]:
+        return ["profile: none (the run wrote no profile file)"]
+    profiled = sum(1 for t in profile["tables"].values() if t["columns"])
+    return [f"profile: {len(profile['tables']):,} tables, {profiled:,} with column statistics "
+            f"({profile['columns'] + profile['omitted']:,} columns)"]

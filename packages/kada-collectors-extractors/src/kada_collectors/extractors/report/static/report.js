@@ -332,7 +332,8 @@
           el("td", { class: "mono id" }, idOf(i)), el("td", null, O.details[O.detail[i]]),
           num(fmt(size[0])), num(bytes(size[1])), el("td", null, O.description.get(i) || ""),
           el("td", null, { C: "created", A: "altered: " + changedFields(i).join(", "), D: "dropped" }[event] || ""),
-          el("td", null, lineageLink(i)));
+          el("td", null, lineageLink(i), DATA.profile.present && DATA.profile.tables[idOf(i)]
+            ? [" ", el("a", { href: "#profile=" + encodeURIComponent(idOf(i)) }, "profile")] : null));
       }, { id: "objects-table" });
     }
     search.addEventListener("input", debounce(apply, 200));
@@ -547,9 +548,15 @@
     draw();
   }
 
-  /* #lineage=<OBJECT_ID>&kind=<KIND>: the object to centre on, so a drawing can be linked to. */
+  /* #lineage=<OBJECT_ID>&kind=<KIND>: the object to centre on, so a drawing can be linked to;
+     #profile=<OBJECT_ID>: the table whose column profile to show. */
   function followHash() {
     const params = new URLSearchParams(location.hash.slice(1));
+    if (params.has("profile") && P.show) {
+      P.show(params.get("profile"));
+      document.getElementById("profile").scrollIntoView();
+      return;
+    }
     if (!params.has("lineage")) return;
     const i = findObject(params.get("lineage"), params.get("kind"));
     L.show(i);
@@ -575,6 +582,63 @@
       counts("statement types", q.statement_types), counts("users", q.users), counts("databases", q.databases),
       el("div", { style: "overflow-x:auto" }, table(q.columns, q.sample.map((row) => el("tr", null,
         row.map((v, c) => el("td", null, q.columns[c] === "QUERY_TEXT" ? el("pre", null, v) : v)))), { id: "querylog-table" })));
+  }
+
+  // -- usage and profiles (report/statistics.py) ----------------------------------------------
+
+  function renderUsage() {
+    const u = DATA.usage;
+    if (!u.present) {
+      fill("usage", el("p", { id: "usage-absent" }, "No usage in this run (meta_only is true, or usage is off)."));
+      return;
+    }
+    const list = (id, title, part, headers, cells) => [
+      el("h3", null, `${title} (${fmt(part.total)})`),
+      part.total ? table(headers, part.rows.map((r) => el("tr", null, cells(r))), { id })
+        : el("p", null, "None."),
+      part.total > part.rows.length ? el("p", { class: "hint" }, `The first ${fmt(part.rows.length)} are shown; all are in the usage file.`) : null];
+    const id = (v) => el("td", { class: "mono id" }, v);
+    fill("usage",
+      el("p", null, "Rows by how they count: " + Object.entries(u.baselines).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ") +
+        " (SNAPSHOT: the window's own counts; FIRST_RUN: since the statistics were last reset; RESET: since a reset in the window)."),
+      ...list("usage-read", "Most read tables", u.read, ["table", "rows read#", "rows written#", "scans#"],
+        (r) => [id(r[0]), num(fmt(r[1])), num(fmt(r[2])), num(fmt(r[3]))]),
+      ...list("usage-written", "Most written tables", u.written, ["table", "rows written#", "rows read#", "scans#"],
+        (r) => [id(r[0]), num(fmt(r[2])), num(fmt(r[1])), num(fmt(r[3]))]),
+      ...list("usage-functions", "Functions by calls", u.functions, ["function", "calls#", "total ms#"],
+        (r) => [id(r[0]), num(fmt(r[1])), num(fmt(r[2]))]),
+      ...list("usage-untouched", "Tables not touched in the window", u.untouched_tables, ["table"], (r) => [id(r)]),
+      ...list("usage-unscanned", "Indexes not scanned in the window", u.unscanned_indexes, ["index"], (r) => [id(r)]));
+  }
+
+  const P = { show: null };
+  function renderProfile() {
+    const p = DATA.profile;
+    if (!p.present) {
+      fill("profile", el("p", { id: "profile-absent" }, "No profile in this run (meta_only is true, or profile is off)."));
+      return;
+    }
+    const ids = Object.keys(p.tables).sort();
+    const select = el("select", { id: "profile-table", "aria-label": "table to profile", onchange: () => show(select.value) },
+      el("option", { value: "" }, `choose one of ${fmt(ids.length)} tables`), ids.map((t) => el("option", { value: t }, t)));
+    const body = el("div");
+    function show(t) {
+      select.value = t;
+      const entry = p.tables[t];
+      if (!entry) { body.replaceChildren(t ? el("p", null, `No profile for ${t} in this run.`) : ""); return; }
+      body.replaceChildren(
+        el("p", { id: "profile-caption" }, `${t}: about ${fmt(entry.rows === "" ? null : entry.rows)} rows, ` +
+          (entry.analyzed ? `last analysed ${entry.analyzed} UTC` : "never analysed") + `, ${entry.columns.length} column(s) with statistics.`),
+        entry.columns.length ? table(["column", "null fraction#", "distinct values#", "average width#", "correlation#"],
+          entry.columns.map(([name, nulls, distinct, estimated, width, corr]) => el("tr", null,
+            el("td", { class: "mono" }, name), num(nulls), num(distinct === "" ? "" : fmt(distinct) + (estimated ? " (est.)" : "")),
+            num(width), num(corr))), { id: "profile-columns" })
+          : el("p", { class: "hint" }, "No column statistics: never analysed, or the collector's role may not SELECT its columns (pg_stats shows only those)."));
+    }
+    P.show = show;
+    fill("profile", el("div", { class: "controls" }, select),
+      p.omitted ? el("p", { class: "hint" }, `${fmt(p.omitted)} column profiles are not shown here (the report keeps its size bounded); they are in the profile file.`) : null,
+      body);
   }
 
   function renderPrivileges() {
@@ -604,6 +668,8 @@
   renderEvents();
   renderObjects();
   renderLineage();
+  renderUsage();
+  renderProfile();
   renderQueryLog();
   renderPrivileges();
   renderSettings();

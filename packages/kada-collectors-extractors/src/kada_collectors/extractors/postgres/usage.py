@@ -1,0 +1,206 @@
+"""Usage: what was read and written in the window, from the server's cumulative statistics.
+
+The statistics views (pg_stat_database, pg_stat_all_tables, pg_statio_all_tables,
+pg_stat_all_indexes, pg_statio_all_indexes, pg_stat_user_functions) hold counters since the
+statistics were last reset, not events with times. As the query log does with
+pg_stat_statements (querylog/pgss.py), each run keeps a snapshot of the counters at its end HWM
+in the snapshot store, beside the change-event snapshots, and a window's usage is the counters
+now minus those kept at its start, object by object.
+
+Counters never go negative. A reset is detected and reported instead of subtracted:
+- the whole database (``pg_stat_reset()``, a crash, a failover to another server): the
+  database's own counters went backwards; every object then counts from its new ``stats_reset``
+  or the server's later start, whichever moved (``RESET``);
+- one object (``pg_stat_reset_single_*_counters``): one of its counters went backwards, or its own
+  ``stats_reset`` moved where the major has one; it counts from the reset (``RESET``).
+A first run (no snapshot at the window's start) reports the counters since the last reset
+(``FIRST_RUN``). Values that are not cumulative (live and dead rows, the last vacuum, analyse or
+scan) are reported as they stand at the window's end, in ``STATE``.
+"""
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Optional
+
+from psycopg import sql
+
+from kada_collectors.lib.writer import format_value
+
+KIND = "usage"
+SNAPSHOT, FIRST_RUN, RESET = "SNAPSHOT", "FIRST_RUN", "RESET"
+DATABASE = "DATABASE"
+# Numbers the views keep that are not cumulative: they go down without any reset.
+GAUGES = frozenset({"numbackends", "n_live_tup", "n_dead_tup", "n_mod_since_analyze", "n_ins_since_vacuum"})
+# The database row's values the collector adds (USAGE_SQL), and the server's reset moment.
+POSTMASTER_START, TRACK_FUNCTIONS, STATS_RESET = "postmaster_start_time", "track_functions", "stats_reset"
+RESET_MOMENTS = (STATS_RESET, POSTMASTER_START)
+HANDED_OVER = 2000  # snapshot lines handed over at a time
+_MOMENT = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d)(?::?(\d\d))?(?::\d\d)?$")
+
+
+def split(values: dict) -> "tuple[dict, dict]":
+    """(cumulative counters, state) of one object's view columns: the counters are its numbers
+    that only grow until a reset; the state its gauges and moments, times in UTC as the contract
+    writes them. Run once per object per run: kept to plain operations."""
+    counters, state = {}, {}
+    for name, value in values.items():
+        kind = type(value)
+        if (kind is int or kind is float) and name not in GAUGES:
+            counters[name] = value
+        else:
+            state[name] = utc(value) if kind is str else value
+    return counters, state
+
+
+def utc(text: str) -> str:
+    """A moment as JSON has it (ISO 8601 with an offset) in UTC as the contract writes times;
+    any other text as it is."""
+    match = _MOMENT.match(text)
+    if not match:
+        return text
+    day, clock, fraction, hours, minutes = match.groups()
+    offset = f"{hours}:{minutes or '00'}"
+    moment = datetime.fromisoformat(f"{day}T{clock}.{(fraction or '').ljust(6, '0')}{offset}")
+    return format_value(moment.astimezone(timezone.utc))
+
+
+class WindowUsage:
+    """One database's usage of a window: read, written as deltas, and kept for the next window."""
+
+    def __init__(self, store, host: str, dbname: str, window: "tuple[str, str]"):
+        self.store, self.host, self.dbname = store, host, dbname
+        self.start_hwm, self.end_hwm = window
+        self._writer = None
+        self.warnings: "list[str]" = []
+
+    def read(self, conn, query: str, part) -> None:
+        """Run ``query`` (USAGE_SQL, rendered) on ``conn``, write the window's rows into ``part``
+        and keep the counters as this window's end snapshot. The rows stream through
+        COPY; memory holds the baseline's compact payloads, not the rows."""
+        baseline = self._baseline()
+        self._writer = self.store.begin(KIND, self.host, self.dbname, self.end_hwm)
+        context, early, kept = None, [], []
+        # COPY, as the other statements are read: rows stream, and the server's log shows only the
+        # tagged statement (a server-side cursor's FETCH and CLOSE would carry no tag).
+        with conn.cursor() as cursor, cursor.copy(sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(query))) as copy:
+            copy.set_types(["text", "text", "text"])
+            for object_type, object_id, values in copy.rows():
+                row = ((object_type, object_id), split(json.loads(values)))
+                if context is None and object_type != DATABASE:
+                    early.append(row)  # until the database's own row tells whether all was reset
+                    continue
+                if context is None:
+                    context = self._context(baseline, row)
+                rows, early = [row, *early], []
+                kept += (self._write(part, baseline, context, *row) for row in rows)
+                if len(kept) >= HANDED_OVER:
+                    self._writer.add_text(kept)
+                    kept = []
+        if context is None:  # a statement that returned no DATABASE row
+            context = self._context(baseline, None)
+            kept += (self._write(part, baseline, context, *row) for row in early)
+        self._writer.add_text(kept)
+        self._warn(baseline is None, context[0], context[1])
+
+    def _context(self, baseline, database) -> tuple:
+        """(whole-database reset moment or None, the database's state now and in the baseline)."""
+        key, (counters, state) = database if database else (None, ({}, {}))
+        before = _parsed(baseline.get(key)) if baseline is not None and key in baseline else None
+        then = before or ({}, {})
+        return _database_reset(before is not None, (counters, state), then), state, then[1]
+
+    def _write(self, part, baseline, context, key, values):
+        """Write one object's row; return its line for the snapshot: its non-zero counters and the
+        moments a reset is told by (never the gauges)."""
+        counters, state = values
+        mark, since, counts = self._delta(baseline, *context, key, counters, state)
+        part.write((*key, self.host, self.dbname, self.start_hwm, self.end_hwm, since, mark, _json(counts),
+                    _json(state)))
+        kept = {name: value for name, value in counters.items() if value}
+        kept.update((name, state[name]) for name in RESET_MOMENTS if name in state)
+        return (*key, _json(kept).encode("utf-8"))
+
+    def _baseline(self) -> "Optional[dict]":
+        """{(type, id): payload} of the snapshot at the window's start, None without one; each
+        payload is parsed when its object's row comes."""
+        found = self.store.find(KIND, self.host, self.dbname, self.start_hwm)
+        if found is None:
+            return None
+        return {(t, i): payload for t, i, payload in self.store.objects(found)}
+
+    def _delta(self, baseline, whole, db_state, old_db_state, key, counters, state):
+        """(mark, counts since, counts) of one object."""
+        if baseline is None:
+            return FIRST_RUN, db_state.get(STATS_RESET), counters
+        if whole is not None:
+            return RESET, whole, counters
+        before = baseline.get(key)
+        if before is None:  # new in the window (or first counted in it, a function's first call)
+            return SNAPSHOT, self.start_hwm, counters
+        old_counters, old_state = _parsed(before)
+        # The database's own stats_reset also moves when one object is reset (13 and 14): its
+        # counters going back is what tells (_database_reset).
+        own_reset = state.get(STATS_RESET) if key[0] != DATABASE else None
+        moved = own_reset != (old_state.get(STATS_RESET) if key[0] != DATABASE else None)
+        if moved or _went_back(counters, old_counters):
+            db_reset = db_state.get(STATS_RESET)
+            return RESET, own_reset or (db_reset if db_reset != old_db_state.get(STATS_RESET) else None), counters
+        # Times (floats) rounded to the microsecond the server keeps; inline: once per counter.
+        return SNAPSHOT, self.start_hwm, {name: value - old_counters.get(name, 0) if type(value) is int
+                                          else round(value - old_counters.get(name, 0), 3)
+                                          for name, value in counters.items()}
+
+    def _warn(self, first_run, whole, db_state):
+        """Manifest warnings: a first run, a reset, functions not counted."""
+        if first_run:
+            self.warnings.append(f"database {self.dbname!r}: usage has no snapshot at {self.start_hwm} (a first run): "
+                                 "the counters are reported since the statistics were last reset ("
+                                 f"{db_state.get(STATS_RESET) or 'never'}), marked FIRST_RUN")
+        elif whole is not None:
+            self.warnings.append(f"database {self.dbname!r}: the statistics were reset in the window (at {whole}): "
+                                 "usage counts from then, marked RESET")
+        if db_state.get(TRACK_FUNCTIONS) == "none":
+            self.warnings.append(f"database {self.dbname!r}: track_functions is off: usage has no functions; set "
+                                 "track_functions = 'pl' (or 'all') to count their calls (RDS: the parameter group)")
+
+    def complete(self) -> None:
+        """Keep this window's snapshot: the next window starts from it."""
+        if self._writer is not None:
+            self.store.complete(self._writer, KIND, self.host, self.dbname, self.end_hwm)
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self.store.discard(self._writer)
+            self._writer = None
+
+    @staticmethod
+    def prune(store, host: str, dbname: str, oldest_needed: str, keep_older: int) -> None:
+        store.prune(KIND, host, dbname, oldest_needed, keep_older)
+
+
+def _database_reset(diffed: bool, now: tuple, then: tuple) -> "Optional[str]":
+    """When the whole database's statistics were reset since the baseline (its own counters went
+    back: pg_stat_reset(), a crash, another server after a failover): the moment they count from,
+    '' when the server does not say; None when they were not. ``now`` and ``then``: the database
+    row's (counters, state) now and in the baseline (``diffed``: there is one)."""
+    if not diffed or not _went_back(now[0], then[0]):
+        return None
+    moments = [now[1][name] for name in RESET_MOMENTS
+               if now[1].get(name) and now[1].get(name) != then[1].get(name)]
+    return max(moments) if moments else ""
+
+
+def _went_back(counters: dict, old: dict) -> bool:
+    """Whether any counter is below its value in ``old``: a reset, the only way one goes down."""
+    return any(value < old.get(name, 0) for name, value in counters.items())
+
+
+def _json(values: dict) -> str:
+    """A JSON object as the contract writes one, in the server's key order (sorting them again
+    cost a fifth of the usage extract's time)."""
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parsed(payload: bytes) -> "tuple[dict, dict]":
+    return split(json.loads(payload))
