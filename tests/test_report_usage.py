@@ -11,8 +11,9 @@ import pytest
 from kada_collectors.extractors.report import build_report, open_run
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.validate import validate_folder
-from test_report import (ARTIFACTS, HOST, ORDERS, SALES, SMALL_RUN, STAMP, cells, chromium, click,  # noqa: F401
-                         kada_collector, open_page, write_run)
+from fix_runs import write_run
+from test_report import (ARTIFACTS, HOST, ORDERS, SALES, SMALL_RUN, cells, chromium, click,  # noqa: F401
+                         kada_collector, open_page)
 
 WINDOW = ("2026-01-01 00:00:00", "2026-01-02 00:00:00")
 # Seven tables: the top five of each list, and what is past them.
@@ -53,7 +54,7 @@ PROFILE = [
 def statistics_run(tmp_path: Path) -> Path:
     folder = tmp_path / "run"
     folder.mkdir()
-    write_run(folder, STAMP, {**SMALL_RUN, "usage": USAGE, "profile": PROFILE}, compress=False, failed=False)
+    write_run(folder, {"dwh": {**SMALL_RUN, "usage": USAGE, "profile": PROFILE}}, host=HOST)
     assert validate_folder(folder).ok
     return folder
 
@@ -106,7 +107,7 @@ def test_page_shows_usage_and_a_tables_profile(chromium, statistics_run, tmp_pat
 def test_page_without_the_extracts_says_so(chromium, tmp_path):  # noqa: F811
     folder = tmp_path / "run"
     folder.mkdir()
-    write_run(folder, STAMP, SMALL_RUN, compress=False, failed=False)
+    write_run(folder, {"dwh": SMALL_RUN}, host=HOST)
     result = kada_collector("report", folder, "-o", tmp_path / "plain.html")
     assert result.returncode == 0, result.stderr
     assert "usage: none" in kada_collector("report", folder).stdout
