@@ -7,6 +7,7 @@ from psycopg import sql
 
 from collect import run_extract
 from kada_collectors.extractors.postgres.ids import child_id, expand_object_ids, object_id
+from kada_collectors.extractors.postgres.statements import SQL_DIR
 
 DB = 'Dwh.Ünï "Q" Sales'
 HOST = 'Host.Ünï "A"'
@@ -103,3 +104,10 @@ def test_the_extract_ids_are_the_python_ids(awkward, tmp_path):
     columns = {r["OBJECT_ID"] for r in rows if r["OBJECT_TYPE"] == "COLUMN"}
     parents = {r["PARENT_ID"] for r in rows if r["OBJECT_TYPE"] == "COLUMN"}
     assert parents <= {r["OBJECT_ID"] for r in rows} and len(columns) > 5
+
+
+def test_no_statement_spells_an_id_out():
+    """Every shipped statement writes an id with the macros, so ids.py stays their one definition."""
+    spelled = [path.name for path in SQL_DIR.glob("*.sql")
+               if "quote_ident(current_database())" in path.read_text(encoding="utf-8")]
+    assert spelled == []

@@ -10,8 +10,8 @@
 WITH t AS MATERIALIZED (
     SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'm' THEN 'MATERIALIZED_VIEW'
                           ELSE 'FOREIGN_TABLE' END AS kind,
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS id,
-           quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) AS schema_id,
+           {object_id(n.nspname, c.relname)} AS id,
+           {object_id(n.nspname)} AS schema_id,
            n.nspname, c.relname, c.relkind = 'p' AS whole_tree,
            CASE WHEN c.reltuples >= 0 THEN c.reltuples END AS reltuples,
            greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) AS analyzed

@@ -6,7 +6,7 @@
 -- kept at the window's start (usage.py). COUNTERS holds each view's own columns, by their own
 -- names, whatever this major has (they differ by version); the ids are metadata's.
 SELECT 'DATABASE' AS "OBJECT_TYPE",
-       quote_ident({0}) || '.' || quote_ident(current_database()) AS "OBJECT_ID",
+       {server_object_id(current_database())} AS "OBJECT_ID",
        (to_jsonb(d) - 'datid' - 'datname')
        || jsonb_build_object('postmaster_start_time', pg_postmaster_start_time(),
                              'track_functions', current_setting('track_functions')) AS "COUNTERS"
@@ -15,7 +15,7 @@ WHERE d.datname = current_database()
 UNION ALL
 -- The views' own schema names filter them before they compute a row (TOAST tables are most of them).
 SELECT CASE c.relkind WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'm' THEN 'MATERIALIZED_VIEW' ELSE 'TABLE' END,
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(s.schemaname) || '.' || quote_ident(s.relname),
+       {object_id(s.schemaname, s.relname)},
        (to_jsonb(s) || coalesce(to_jsonb(io), '{}'::jsonb)) - 'relid' - 'schemaname' - 'relname'
 FROM pg_stat_all_tables s
 JOIN pg_class c ON c.oid = s.relid
@@ -28,7 +28,7 @@ WHERE c.relkind IN ('r', 'p', 'm')
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 UNION ALL
 SELECT 'INDEX',
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(s.schemaname) || '.' || quote_ident(s.indexrelname),
+       {object_id(s.schemaname, s.indexrelname)},
        (to_jsonb(s) || coalesce(to_jsonb(io), '{}'::jsonb)) - 'relid' - 'indexrelid' - 'schemaname' - 'relname' - 'indexrelname'
 FROM pg_stat_all_indexes s
 JOIN pg_class tc ON tc.oid = s.relid
@@ -41,8 +41,7 @@ WHERE tc.relkind IN ('r', 'p', 'm', 'f')
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')
 UNION ALL
 SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
-       quote_ident({0}) || '.' || quote_ident(current_database()) || '.' || quote_ident(n.nspname) || '.'
-           || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')',
+       {object_id(n.nspname, p.proname)} || '(' || oidvectortypes(p.proargtypes) || ')',
        to_jsonb(s) - 'funcid' - 'schemaname' - 'funcname'
 FROM pg_stat_user_functions s
 JOIN pg_proc p ON p.oid = s.funcid
