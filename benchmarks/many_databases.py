@@ -2,12 +2,17 @@
 """Many small databases on one server: the collector's wall time by max_connections.
 
     python benchmarks/many_databases.py [--databases 100] [--connections 1 2 4] [--dsn "..."]
+    python benchmarks/many_databases.py --journal-rounds 3   # the snapshot store's log against a rollback journal
 
 Builds (or reuses) N small databases, kada_many_000 ... (each 20 tables of 10 columns, 4 views),
 cloned from one template, then runs one full extraction per max_connections value, in this
 process, while a watcher counts the collector's sessions on the server (pg_stat_activity, every
 5 ms). Prints the wall times as ratios to the sequential run and the most sessions seen, and
 writes them to benchmarks/results/<date>-many<N>.json.
+
+With --journal-rounds N it measures instead one-session runs alternating, N times, the snapshot
+store as shipped (a write-ahead log synced at its checkpoint) and the same store switched back to
+SQLite's rollback journal synced at every commit, and prints both series.
 """
 
 import argparse
@@ -25,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 sys.path.insert(0, str(Path(__file__).parent))
 from kada_collectors.extractors.postgres import Extractor  # noqa: E402
+from kada_collectors.lib import snapshots  # noqa: E402
 from local_server import DEFAULT_DATA_DIR, LocalServer, extractor_connection  # noqa: E402
 
 TEMPLATE = "kada_many_template"
@@ -37,6 +43,9 @@ def main(argv=None):
     admin_dsn = args.dsn or server.admin_dsn
     try:
         names = ensure_databases(admin_dsn, args.databases)
+        if args.journal_rounds:
+            compare_journals(admin_dsn, names, args.journal_rounds)
+            return
         runs = {}
         for connections in args.connections:
             runs[connections] = measure(admin_dsn, names, connections)
@@ -73,6 +82,29 @@ def ensure_databases(admin_dsn, count):
                 conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
                                                                              sql.Identifier(TEMPLATE)))
     return names
+
+
+def compare_journals(admin_dsn, names, rounds):
+    """One-session runs, alternating the store as shipped and with a rollback journal."""
+    shipped = snapshots.SnapshotStore.__init__
+
+    def rollback_journal(store, path):
+        shipped(store, path)
+        for pragma in ("journal_mode = DELETE", "locking_mode = NORMAL", "synchronous = FULL"):
+            store._db.execute(f"PRAGMA {pragma}")
+
+    measure(admin_dsn, names, 1)  # the first run after the databases are made is slower: not counted
+    seconds = {"write-ahead log": [], "rollback journal": []}
+    try:
+        for _ in range(rounds):
+            for variant, init in (("rollback journal", rollback_journal), ("write-ahead log", shipped)):
+                snapshots.SnapshotStore.__init__ = init
+                seconds[variant].append(measure(admin_dsn, names, 1)["seconds"])
+                print(f"{variant}: {seconds[variant][-1]:.2f}s", flush=True)
+    finally:
+        snapshots.SnapshotStore.__init__ = shipped
+    for variant, values in seconds.items():
+        print(f"  {variant}: {', '.join(f'{v:.1f}' for v in sorted(values))} s")
 
 
 def measure(admin_dsn, names, connections):
@@ -114,6 +146,8 @@ def _parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--databases", type=int, default=100)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--journal-rounds", type=int, default=0,
+                        help="instead: this many one-session runs of each snapshot journal, alternating")
     parser.add_argument("--dsn", help="an existing server (a role with CREATEDB) instead of the embedded one")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the embedded server's data folder")
     args = parser.parse_args(argv)
