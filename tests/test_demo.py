@@ -1,5 +1,6 @@
 """`kada-collector demo`: a newcomer's first run, on an embedded PostgreSQL."""
 
+import json
 import re
 import subprocess
 import sys
@@ -28,6 +29,10 @@ def test_demo_extracts_validates_and_says_where(tmp_path):
     assert re.search(r"\d+ columns, \d+ constraints", result.stdout), result.stdout
     report = validate_folder(output)
     assert report.ok and report.files_checked == 5, report.problems
+    (manifest,) = output.glob("*_manifest_*.json")
+    server = json.loads(manifest.read_text(encoding="utf-8"))["settings"]["server"]
+    assert re.fullmatch(r"the demo's embedded PostgreSQL \d+\.\d+ \(removed when the demo ended\)", server), server
+    assert not [f.name for f in output.iterdir() if "kada-demo-" in f.read_text(errors="replace")], "no temporary path"
 
     again = demo("demo-out", tmp_path)  # a second demo replaces the first one's files
     assert again.returncode == 0, again.stderr

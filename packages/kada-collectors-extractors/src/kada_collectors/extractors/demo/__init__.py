@@ -18,7 +18,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from kada_collectors.lib.errors import CollectorError
+from kada_collectors.lib.manifest import newest
 from kada_collectors.lib.validate import validate_folder
+from kada_collectors.lib.writer import write_json_atomically
 
 from ..postgres import Extractor
 
@@ -64,7 +66,7 @@ def run_demo(output, echo=print):
             snapshot_path=os.path.join(output, SNAPSHOT_FILE),
         )
         extractor.test_connection()
-        manifest = extractor.run()
+        manifest = _record_server(output, extractor.run())
     finally:
         if server is not None:
             server.cleanup()
@@ -105,6 +107,15 @@ def _load_sample(admin):
         conn.execute(f"CREATE ROLE {COLLECTOR_ROLE} LOGIN")
     with psycopg.connect(**{**admin, "dbname": DEMO_DATABASE}, autocommit=True) as conn:
         conn.execute(SAMPLE_SCHEMA.read_text(encoding="utf-8"))
+
+
+def _record_server(output, manifest):
+    """The manifest with a server its reader can place: the embedded server's socket folder is
+    temporary and gone once the demo ends."""
+    version = manifest["databases"][0]["server_version"]
+    manifest["settings"]["server"] = f"the demo's embedded PostgreSQL {version} (removed when the demo ended)"
+    write_json_atomically(os.path.join(output, newest(output)), manifest)
+    return manifest
 
 
 def _print_summary(manifest, output, echo):
