@@ -148,22 +148,24 @@ def _run_once(config, password=None, profile_path=None):
 
 # -- the server-side cost: sessions and locks held at once ----------------------------------------
 
-# How many sessions the collector has, every lock they hold (relations, their own transaction
-# ids...) and those on relations (what fills the server's shared lock table), in one sample.
+# How many sessions the collector has in the watched database (others may use the same server),
+# every lock they hold (relations, their own transaction ids...) and those on relations (what
+# fills the server's shared lock table), in one sample.
 _HELD = """
     SELECT count(DISTINCT a.pid), count(l.pid) FILTER (WHERE l.granted),
            count(l.pid) FILTER (WHERE l.granted AND l.locktype = 'relation')
     FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid
-    WHERE a.application_name LIKE 'kada-collector/%'
+    WHERE a.application_name LIKE 'kada-collector/%' AND a.datname = current_database()
 """
+# Sessions only, in every database (a run over many databases).
 _SESSIONS = "SELECT count(*), 0, 0 FROM pg_stat_activity WHERE application_name LIKE 'kada-collector/%'"
 
 
 class ServerWatch(threading.Thread):
     """Samples the collector's sessions on the server every ``interval`` seconds, from a session of
     its own, while the collector runs: the most sessions seen at once and, with ``locks``, the most
-    locks they held at once (pg_locks; a sample of it briefly takes the lock manager's own locks,
-    so runs whose time is measured are not watched)."""
+    locks they held at once in ``dsn``'s database (pg_locks; a sample of it briefly takes the lock
+    manager's own locks, so runs whose time is measured are not watched)."""
 
     def __init__(self, dsn, interval=0.005, locks=True):
         super().__init__(daemon=True)
