@@ -52,7 +52,8 @@ class CatalogShape:
         sized["columns"] = FULL_SCHEMA["columns"]
         sized["partitions"] = FULL_SCHEMA["partitions"]
         sized["partitioned"] = min(sized["partitioned"], sized["tables"] // (2 * (1 + sized["partitions"])))
-        return cls(scale=scale, schemas=schemas, **sized)
+        # A float whoever calls: the marker names it, and 5 and 5.0 are one catalog.
+        return cls(scale=float(scale), schemas=schemas, **sized)
 
     @property
     def database(self):
