@@ -423,7 +423,7 @@ def _print_scheduled(run):
           f"COPY limit {per_object['copy_limit_microseconds_per_object']} µs per metadata row")
     print(f"  on the server: longest statement {cost['longest_statement']['name']} {cost['longest_statement']['seconds']:.3f}s, "
           f"at most {cost['most_locks']} locks held at once ({cost['most_relation_locks']} on relations) by at most "
-          f"{cost['most_sessions']} session(s) "
+          f"{cost['most_sessions']} session(s) and {cost['most_parallel_workers']} parallel worker(s) "
           f"({cost['samples']} samples of pg_locks)")
 
 

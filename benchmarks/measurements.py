@@ -149,16 +149,20 @@ def _run_once(config, password=None, profile_path=None):
 # -- the server-side cost: sessions and locks held at once ----------------------------------------
 
 # How many sessions the collector has in the watched database (others may use the same server),
-# every lock they hold (relations, their own transaction ids...) and those on relations (what
-# fills the server's shared lock table), in one sample.
+# every lock they and the parallel workers of their queries hold (relations, their own
+# transaction ids...), those on relations (what fills the server's shared lock table), and the
+# parallel workers, in one sample. A parallel worker carries its leader's application_name.
 _HELD = """
-    SELECT count(DISTINCT a.pid), count(l.pid) FILTER (WHERE l.granted),
-           count(l.pid) FILTER (WHERE l.granted AND l.locktype = 'relation')
+    SELECT count(DISTINCT a.pid) FILTER (WHERE a.backend_type = 'client backend'),
+           count(l.pid) FILTER (WHERE l.granted),
+           count(l.pid) FILTER (WHERE l.granted AND l.locktype = 'relation'),
+           count(DISTINCT a.pid) FILTER (WHERE a.backend_type = 'parallel worker')
     FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid
     WHERE a.application_name LIKE 'kada-collector/%' AND a.datname = current_database()
 """
 # Sessions only, in every database (a run over many databases).
-_SESSIONS = "SELECT count(*), 0, 0 FROM pg_stat_activity WHERE application_name LIKE 'kada-collector/%'"
+_SESSIONS = ("SELECT count(*), 0, 0, 0 FROM pg_stat_activity WHERE application_name LIKE 'kada-collector/%' "
+             "AND backend_type = 'client backend'")
 
 
 class ServerWatch(threading.Thread):
@@ -170,16 +174,18 @@ class ServerWatch(threading.Thread):
     def __init__(self, dsn, interval=0.005, locks=True):
         super().__init__(daemon=True)
         self.dsn, self.interval, self.locks = dsn, interval, locks
-        self.most_sessions = self.most_locks = self.most_relation_locks = self.samples = 0
+        self.most_sessions = self.most_locks = self.most_relation_locks = self.most_parallel_workers = 0
+        self.samples = 0
         self._done = threading.Event()
 
     def run(self):
         query = _HELD if self.locks else _SESSIONS
         with psycopg.connect(self.dsn, autocommit=True, application_name="kada-benchmark-watch") as conn:
             while not self._done.is_set():
-                sessions, locks, relation_locks = conn.execute(query).fetchone()
+                sessions, locks, relation_locks, workers = conn.execute(query).fetchone()
                 self.most_sessions, self.most_locks = max(self.most_sessions, sessions), max(self.most_locks, locks)
                 self.most_relation_locks = max(self.most_relation_locks, relation_locks)
+                self.most_parallel_workers = max(self.most_parallel_workers, workers)
                 self.samples += 1
                 self._done.wait(self.interval)
 
@@ -192,7 +198,8 @@ class ServerWatch(threading.Thread):
         self.join()
 
     def measures(self):
-        locks = {"most_locks": self.most_locks, "most_relation_locks": self.most_relation_locks} if self.locks else {}
+        locks = {"most_locks": self.most_locks, "most_relation_locks": self.most_relation_locks,
+                 "most_parallel_workers": self.most_parallel_workers} if self.locks else {}
         return {"most_sessions": self.most_sessions, **locks, "samples": self.samples,
                 "interval_seconds": self.interval}
 

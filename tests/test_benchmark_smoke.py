@@ -76,6 +76,7 @@ def _assert_scale_measures(run, plain, listed):
     assert cost["longest_statement"]["seconds"] > 0 and cost["samples"] > 0
     assert 1 <= cost["most_sessions"] <= 2  # the default max_connections
     assert cost["most_locks"] > cost["most_relation_locks"] > 0  # a session holds its own transaction's, too
+    assert cost["most_parallel_workers"] >= 0  # the server's, not sessions: counted apart
 
     per_object = run["per_object"]
     assert per_object["metadata_rows"] == plain["files"]["metadata"]["rows"]
