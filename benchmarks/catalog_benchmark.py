@@ -16,12 +16,19 @@ per scale, named kada_bench_<scale>, and measures, per scale:
   (d) the output's size and the run's time with and without ``compress``;
   (e) the statements one database costs (pg_stat_statements when the server has it) and the
       longest one;
-  (f) two scheduled runs sharing a snapshot file: a first run, then the next window (change
-      events diffed against the first run's snapshot), and the snapshot file's size;
+  (f) three scheduled runs sharing a snapshot file: a first run, the next window with nothing
+      changed, then one after ``--changes`` tables' comments changed (put back afterwards): the
+      time the run spent diffing the snapshots, and the snapshot file's size; meanwhile, the
+      collector's sessions on the server and the most locks they held at once (pg_locks,
+      sampled every 5 ms);
   (g) the extraction with each ``--sessions`` count as ``max_connections`` (one database: that
       many sessions share its snapshot), each against the same one-session COPY limit;
+  (h) where the time goes: per named statement, the server's time (COPY limit) against the
+      collector's (wall and reading thread's CPU in the one-session run);
 
-then prints ratios against the targets and writes everything to benchmarks/results/ as JSON.
+then prints ratios against the targets, and with several scales compares the largest with the
+smallest (time per object, peak RSS, diff times), and writes everything, the machine's load
+before and after included, to benchmarks/results/ as JSON.
 """
 
 import argparse
@@ -39,17 +46,22 @@ import psycopg
 from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.lib import __version__ as collector_version
 from local_server import DEFAULT_DATA_DIR, benchmark_server, extractor_connection
-from measurements import copy_limit_pass, reset_statement_stats, run_extraction, statement_stats, write_results
-from synthetic_catalog import CatalogShape, catalog_counts, ensure_catalog
+from measurements import (ServerWatch, copy_limit_pass, reset_statement_stats, run_extraction, statement_stats,
+                          write_results)
+from synthetic_catalog import CatalogShape, CommentChange, catalog_counts, ensure_catalog
 
 RESULTS_DIR = Path(__file__).parent / "results"
 HOST = "benchmark.postgres.localhost"
-# Two consecutive windows (the second starts where the first ended), in the past.
-SCHEDULED_WINDOWS = [("1970-01-01 00:00:00", "2026-01-01 00:00:00"), ("2026-01-01 00:00:00", "2026-01-02 00:00:00")]
+# Three consecutive windows (each starts where the one before ended), in the past: a first run,
+# the next window with nothing changed, and one after --changes tables were altered.
+SCHEDULED_WINDOWS = [("1970-01-01 00:00:00", "2026-01-01 00:00:00"), ("2026-01-01 00:00:00", "2026-01-02 00:00:00"),
+                     ("2026-01-02 00:00:00", "2026-01-03 00:00:00")]
 TARGETS = {
     "extraction_over_copy_limit": 1.5,  # run() wall time / COPY limit
     "peak_rss_mb": 150,
     "rss_growth": 1.10,                 # peak RSS at the largest scale / at the smallest: "flat"
+    "per_object_growth": 1.10,          # run() seconds per metadata row, largest scale / smallest: "linear"
+    "diff_growth": 1.10,                # the next window's diff, same changes, largest scale / smallest
     "compressed_over_plain": 1.20,      # run() wall time with compress / without
 }
 DEFAULT_SESSIONS = 2  # max_connections when the config does not set it: the plain runs'
@@ -58,14 +70,19 @@ DEFAULT_SESSIONS = 2  # max_connections when the config does not set it: the pla
 
 def main(argv=None):
     args = _parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    load_before = _load()
     with benchmark_server(args.dsn, args.data_dir) as (admin_dsn, dsn_for):
         runs = [benchmark_scale(scale, admin_dsn, dsn_for, args) for scale in args.scale]
         server_version = _server_version(admin_dsn)
     report = {
         "benchmark": "catalog_benchmark",
         "date": datetime.date.today().isoformat(),
+        "started_utc": started,
         "command": " ".join(["python", "benchmarks/catalog_benchmark.py", *_shown_argv(argv)]),
         "machine": _machine(server_version, own_server=not args.dsn),
+        # The machine may be shared: its load averages (1, 5, 15 minutes) when the run began and ended.
+        "load": {"before": load_before, "after": _load()},
         "collector": _collector_source(),
         "targets": TARGETS,
         "scales": runs,
@@ -80,6 +97,7 @@ def main(argv=None):
 def benchmark_scale(scale, admin_dsn, dsn_for, args):
     shape = CatalogShape.for_scale(scale)
     print(f"\n== scale {scale:g}", flush=True)
+    load_before = _load()
     generation = ensure_catalog(admin_dsn, dsn_for, shape, args.jobs, log=lambda m: print(m, flush=True))
     dsn = dsn_for(shape.database)
     counts = catalog_counts(dsn)
@@ -95,25 +113,9 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
     copy = min(copy_passes[1:], key=lambda p: p["seconds"])
     copy["passes_seconds"] = [p["seconds"] for p in copy_passes[1:]]
 
-    # Plain and compressed runs alternate, so drift on the machine affects both alike.
-    plain, compressed, stats = [], [], None
-    by_sessions = {n: plain if n == DEFAULT_SESSIONS else [] for n in args.sessions}
-    for attempt in range(args.repeat):
-        print(f"extracting, run {attempt + 1} of {args.repeat} (plain, then compressed, then with "
-              f"max_connections {', '.join(str(n) for n in args.sessions if n != DEFAULT_SESSIONS)}) ...", flush=True)
-        counting = attempt == 0 and reset_statement_stats(dsn)
-        plain.append(run_extraction(config, password))
-        if counting:
-            stats = statement_stats(dsn)
-        compressed.append(run_extraction({**config, "compress": True}, password))
-        for sessions, runs in by_sessions.items():
-            if sessions != DEFAULT_SESSIONS:
-                runs.append(run_extraction({**config, "max_connections": sessions}, password))
-
-    # Scheduled runs: a first one, then the next window against its snapshot (change events are
-    # a diff of two snapshots instead of one CREATED row per object).
-    print("extracting twice more, as scheduled runs: a first run, then the next window ...", flush=True)
-    first, steady = run_extraction(config, password, windows=SCHEDULED_WINDOWS)
+    plain, compressed, by_sessions, stats = _extractions(config, password, dsn, args)
+    scheduled = _scheduled_runs(config, password, dsn, args.changes)
+    steady = scheduled["next"]
 
     profile = None
     if args.profile:
@@ -127,17 +129,24 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
     best_plain, best_compressed = _best(plain), _best(compressed)
     named = [s for s in copy["statements"] if s["name"] in extractor.list_sql()]
     longest = max(named, key=lambda s: s["longest_seconds"])
+    # Where the time goes is read from a run in one session, whose statements follow each other.
+    one_session = _best(by_sessions[1]) if 1 in by_sessions else best_plain
     return {
         "scale": scale,
         "database": shape.database,
         "shape": shape.totals(),
         "catalog": counts,
         "generation": generation,
+        "load": {"before": load_before, "after": _load()},
         "copy_limit": copy,
         "extraction": {"plain": best_plain, "compressed": best_compressed,
                        "plain_runs": plain, "compressed_runs": compressed,
                        "by_sessions": {str(n): _best(runs) for n, runs in by_sessions.items()},
-                       "scheduled": {"first": first, "next": steady}},
+                       "scheduled": scheduled},
+        "per_object": _per_object(best_plain, copy, counts),
+        "server_cost": {"longest_statement": {"name": longest["name"], "seconds": longest["longest_seconds"]},
+                        **scheduled["server"]},
+        "where_the_time_goes": _where_the_time_goes(copy, one_session, stats),
         "statements": {
             "named_statements": len(extractor.list_sql()),
             "executions_per_database": sum(s["executions"] for s in copy["statements"]),
@@ -158,6 +167,76 @@ def benchmark_scale(scale, admin_dsn, dsn_for, args):
     }
 
 
+def _extractions(config, password, dsn, args):
+    """The measured extractions: plain, compressed and with each --sessions count, by turns, so
+    that drift on the machine affects them alike; and pg_stat_statements' view of the first run
+    in one session (the plain one's if 1 is not among --sessions), whose statements follow each other."""
+    plain, compressed, stats = [], [], None
+    by_sessions = {n: plain if n == DEFAULT_SESSIONS else [] for n in args.sessions}
+    counted = 1 if 1 in by_sessions else DEFAULT_SESSIONS
+    for attempt in range(args.repeat):
+        print(f"extracting, run {attempt + 1} of {args.repeat} (plain, then compressed, then with "
+              f"max_connections {', '.join(str(n) for n in args.sessions if n != DEFAULT_SESSIONS)}) ...", flush=True)
+        for sessions, runs in [(DEFAULT_SESSIONS, plain), (None, compressed),
+                               *((n, r) for n, r in by_sessions.items() if n != DEFAULT_SESSIONS)]:
+            counting = attempt == 0 and sessions == counted and reset_statement_stats(dsn)
+            run_config = {**config, "compress": True} if sessions is None else \
+                config if sessions == DEFAULT_SESSIONS else {**config, "max_connections": sessions}
+            runs.append(run_extraction(run_config, password))
+            found = statement_stats(dsn) if counting else None
+            if found:
+                stats = {"run": f"max_connections {sessions}", **found}
+    return plain, compressed, by_sessions, stats
+
+
+def _scheduled_runs(config, password, dsn, changes):
+    """Three scheduled runs sharing a snapshot file: a first run (every object CREATED), the next
+    window with nothing changed, and the one after ``changes`` tables' comments changed; the
+    collector's sessions and locks on the server are sampled meanwhile (these runs' times are not
+    the ones the targets judge)."""
+    print(f"extracting three times more, as scheduled runs: a first run, the next window, then the next after "
+          f"{changes} tables' comments changed (sampling the collector's locks every 5 ms) ...", flush=True)
+    with CommentChange(dsn, changes) as change, ServerWatch(dsn) as watch:
+        first, steady, changed = run_extraction(config, password, windows=SCHEDULED_WINDOWS,
+                                                before={2: change.apply})
+    return {"first": first, "next": steady, "changed": changed, "changes": change.applied,
+            "server": watch.measures()}
+
+
+def _per_object(plain, copy, counts):
+    """Time per object: run() seconds per metadata row (what the catalog receives), and per row of
+    pg_class (what the server holds); the COPY limit's per metadata row beside it."""
+    objects = plain["files"]["metadata"]["rows"]
+    return {"metadata_rows": objects, "pg_class_rows": counts["pg_class_rows"],
+            "run_microseconds_per_object": _ratio(plain["run_seconds"] * 1e6, objects),
+            "run_microseconds_per_pg_class_row": _ratio(plain["run_seconds"] * 1e6, counts["pg_class_rows"]),
+            "copy_limit_microseconds_per_object": _ratio(copy["seconds"] * 1e6, objects)}
+
+
+def _where_the_time_goes(copy, run, stats):
+    """Per named statement: the server's time to produce its rows alone (the COPY limit), the
+    server time of the extraction's own COPY (pg_stat_statements, of the same run), and the
+    collector's time on it in ``run`` (wall, and CPU of the thread that read it); then what the
+    run spent outside the statements."""
+    in_run = (stats or {}).get("per_statement", {})
+    rows = []
+    for limit in copy["statements"]:
+        collector = run["statements"].get(limit["name"])
+        if collector is None:  # the batch keys query, the unknown-kinds check: counted outside
+            continue
+        rows.append({"name": limit["name"], "copy_limit_seconds": limit["seconds"],
+                     "run_server_seconds": in_run.get(limit["name"], {}).get("server_seconds"),
+                     "collector_seconds": round(collector["seconds"], 3),
+                     "collector_cpu_seconds": round(collector["cpu_seconds"], 3),
+                     "over_copy_limit": _ratio(collector["seconds"], limit["seconds"])})
+    rows.sort(key=lambda r: r["collector_seconds"], reverse=True)
+    in_statements = sum(r["collector_seconds"] for r in rows)
+    return {"run": "1 session" if run["sessions"] == [1] else f"{run['sessions']} sessions",
+            "run_seconds": run["run_seconds"], "statements": rows,
+            "outside_statements_seconds": round(run["run_seconds"] - in_statements, 3),
+            "change_events": run["change_events"]}
+
+
 def _best(runs):
     """The fastest run, with the highest peak RSS of all (memory is judged at its worst)."""
     best = dict(min(runs, key=lambda r: r["run_seconds"]))
@@ -174,9 +253,26 @@ def _compare(runs):
     if len(runs) < 2:
         return None
     small, large = min(runs, key=lambda r: r["scale"]), max(runs, key=lambda r: r["scale"])
+
+    def grown(*keys):
+        """The value at ``keys`` in the largest scale's results over the smallest's."""
+        values = []
+        for run in (large, small):
+            for key in keys:
+                run = run[key]
+            values.append(run)
+        return _ratio(*values)
+
     return {
         "scales": [small["scale"], large["scale"]],
         "tables": _ratio(large["catalog"]["tables"], small["catalog"]["tables"]),
+        "metadata_rows": grown("per_object", "metadata_rows"),
+        "run_seconds_per_object": grown("per_object", "run_microseconds_per_object"),
+        "copy_limit_seconds_per_object": grown("per_object", "copy_limit_microseconds_per_object"),
+        "diff_seconds_unchanged": grown("extraction", "scheduled", "next", "change_events", "diff_seconds"),
+        "diff_seconds_changed": grown("extraction", "scheduled", "changed", "change_events", "diff_seconds"),
+        "longest_statement_seconds": grown("server_cost", "longest_statement", "seconds"),
+        "most_locks": grown("server_cost", "most_locks"),
         "peak_rss": _ratio(large["extraction"]["plain"]["peak_rss_mb"], small["extraction"]["plain"]["peak_rss_mb"]),
         "run_seconds": _ratio(large["extraction"]["plain"]["run_seconds"], small["extraction"]["plain"]["run_seconds"]),
         "copy_limit_seconds": _ratio(large["copy_limit"]["seconds"], small["copy_limit"]["seconds"]),
@@ -198,9 +294,20 @@ def _verdict(report):
             _check(ratios["compressed_over_plain"], TARGETS["compressed_over_plain"])
     if report["comparison"]:
         small, large = report["comparison"]["scales"]
+        compared = report["comparison"]
         verdict[f"peak RSS flat from scale {small:g} to {large:g} (<= {TARGETS['rss_growth']}x)"] = \
-            _check(report["comparison"]["peak_rss"], TARGETS["rss_growth"])
+            _check(compared["peak_rss"], TARGETS["rss_growth"])
+        verdict[f"run time per object linear from scale {small:g} to {large:g} (<= {TARGETS['per_object_growth']}x)"] = \
+            _check(compared["run_seconds_per_object"], TARGETS["per_object_growth"])
+        for changes, key in (("no", "diff_seconds_unchanged"), ("the same", "diff_seconds_changed")):
+            verdict[f"next window with {changes} changes diffed in a time flat from scale {small:g} to {large:g} "
+                    f"(<= {TARGETS['diff_growth']}x)"] = _check(compared[key], TARGETS["diff_growth"])
     return verdict
+
+
+def _load():
+    """The machine's load averages over 1, 5 and 15 minutes."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _check(value, limit):
@@ -240,7 +347,8 @@ def _print_report(report):
         # The server time of the same statement as the extraction ran it (its rendered COPY), when known.
         copies = (run["statements"]["pg_stat_statements"] or {}).get("per_statement", {})
         print(f"\nCOPY limit, statement by statement (best of {len(copy['passes_seconds'])} pass(es)); "
-              "'run s' is the server time of the extraction's own COPY (rendered, redacted, checksummed):")
+              "'run s' is the server time of the extraction's own COPY (rendered, redacted, checksummed) in the run "
+              f"with {(run['statements']['pg_stat_statements'] or {}).get('run', 'no pg_stat_statements')}:")
         print(f"  {'statement':<34} {'runs':>5} {'rows':>9} {'MB':>8} {'seconds':>8} {'share':>6} {'run s':>9}")
         for s in sorted(copy["statements"], key=lambda s: s["seconds"], reverse=True):
             rows = "" if s["rows"] is None else s["rows"]
@@ -256,10 +364,7 @@ def _print_report(report):
                                 ("output MB", "bytes", "{:.1f}"), ("rows", "rows", "{}")):
             values = [(v[key] / 2**20 if key == "bytes" else v[key]) for v in (plain, gz)]
             print(f"  {label:<28} {fmt.format(values[0]):>10} {fmt.format(values[1]):>10}")
-        first, steady = run["extraction"]["scheduled"]["first"], run["extraction"]["scheduled"]["next"]
-        print(f"\n  scheduled runs: first {first['run_seconds']:.2f}s ({first['files']['events']['rows']} events), "
-              f"next window {steady['run_seconds']:.2f}s ({steady['files']['events']['rows']} events, "
-              f"{steady['peak_rss_mb']:.1f} MB peak RSS); snapshot file {steady['snapshot_bytes'] / 2**20:.1f} MB")
+        _print_scheduled(run)
         st = run["statements"]
         pss = st["pg_stat_statements"]
         print(f"\nstatements per database: {st['named_statements']} named, {st['executions_per_database']} executions "
@@ -267,6 +372,7 @@ def _print_report(report):
         if pss:
             print(f"pg_stat_statements: {pss['executions']} COPY executions, {pss['round_trips']} statements in all "
                   f"(savepoints, session setup, batch keys), {pss['server_seconds']:.2f}s of server time")
+        _print_where_the_time_goes(run["where_the_time_goes"])
         if run["profile"]:
             print(f"\nprofile ({run['profile']['path']}), own time by function:")
             for row in run["profile"]["top"]:
@@ -277,11 +383,45 @@ def _print_report(report):
     if report["comparison"]:
         c = report["comparison"]
         print(f"\nscale {c['scales'][1]:g} over scale {c['scales'][0]:g}:")
-        for name in ("tables", "copy_limit_seconds", "run_seconds", "peak_rss", "executions_per_database"):
+        for name in ("tables", "metadata_rows", "copy_limit_seconds", "run_seconds", "copy_limit_seconds_per_object",
+                     "run_seconds_per_object", "peak_rss", "diff_seconds_unchanged", "diff_seconds_changed",
+                     "longest_statement_seconds", "most_locks", "executions_per_database"):
             print(f"  {name:<30} {c[name]}")
     print("\ntargets:")
     for name, check in report["verdict"].items():
         print(f"  {'met    ' if check['met'] else 'MISSED '} {name}: {check['value']}")
+
+
+def _print_scheduled(run):
+    scheduled, per_object, cost = run["extraction"]["scheduled"], run["per_object"], run["server_cost"]
+    first = scheduled["first"]
+    print(f"\n  scheduled runs: first {first['run_seconds']:.2f}s ({first['files']['events']['rows']} events); "
+          f"snapshot file {scheduled['changed']['snapshot_bytes'] / 2**20:.1f} MB after three runs")
+    for key, what in (("next", "nothing changed"), ("changed", f"{scheduled['changes']} tables' comments changed")):
+        steady, events = scheduled[key], scheduled[key]["change_events"]
+        print(f"  next window, {what}: {steady['run_seconds']:.2f}s, {steady['files']['events']['rows']} events, "
+              f"diff {events['diff_seconds']:.3f}s (events written in {events['write_seconds']:.3f}s, "
+              f"snapshot flush included), {steady['peak_rss_mb']:.1f} MB peak RSS")
+    print(f"  per object: {per_object['run_microseconds_per_object']} µs of run() per metadata row "
+          f"({per_object['metadata_rows']} rows), {per_object['run_microseconds_per_pg_class_row']} µs per pg_class row; "
+          f"COPY limit {per_object['copy_limit_microseconds_per_object']} µs per metadata row")
+    print(f"  on the server: longest statement {cost['longest_statement']['name']} {cost['longest_statement']['seconds']:.3f}s, "
+          f"at most {cost['most_locks']} locks held at once ({cost['most_relation_locks']} on relations) by at most "
+          f"{cost['most_sessions']} session(s) and {cost['most_parallel_workers']} parallel worker(s) "
+          f"({cost['samples']} samples of pg_locks)")
+
+
+def _print_where_the_time_goes(where):
+    print(f"\nwhere the time goes ({where['run']}, run() {where['run_seconds']:.2f}s): the server's time for a "
+          "statement alone (COPY limit) and in this run (pg_stat_statements), the collector's wall time on it "
+          "(the server's included: from its first row asked to its last written) and its reading thread's CPU:")
+    print(f"  {'statement':<34} {'limit s':>8} {'server s':>9} {'collector':>9} {'CPU s':>7} {'/limit':>7}")
+    for row in where["statements"]:
+        server = "" if row["run_server_seconds"] is None else f"{row['run_server_seconds']:.3f}"
+        print(f"  {row['name']:<34} {row['copy_limit_seconds']:>8.3f} {server:>9} {row['collector_seconds']:>9.3f} "
+              f"{row['collector_cpu_seconds']:>7.3f} {row['over_copy_limit'] or 0:>7.2f}")
+    print(f"  outside the statements: {where['outside_statements_seconds']:.2f}s (connecting, lineage's catalog, "
+          f"change events {where['change_events']['write_seconds']:.2f}s, files)")
 
 
 def _machine(server_version, own_server):
@@ -350,12 +490,17 @@ def _parse_args(argv):
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4],
                         help="max_connections values to run the extraction with, each against the one-session "
                              "COPY limit (default: 1 2 4; 2 is the plain runs')")
+    parser.add_argument("--changes", type=int, default=100,
+                        help="tables whose comment is changed before the last scheduled run, then put back "
+                             "(default: %(default)s)")
     parser.add_argument("--profile", action="store_true",
                         help="also run one extraction under cProfile and show where its time goes")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where to write the JSON (default: %(default)s)")
     args = parser.parse_args(argv)
     if any(s <= 0 for s in args.scale) or args.repeat < 1 or args.jobs < 1 or any(n < 1 for n in args.sessions):
         parser.error("--scale must be positive, --repeat, --jobs and --sessions at least 1")
+    if args.changes < 1:
+        parser.error("--changes must be at least 1")
     return args
 
 

@@ -20,7 +20,6 @@ import datetime
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from kada_collectors.extractors.postgres import Extractor  # noqa: E402
 from kada_collectors.lib import snapshots  # noqa: E402
 from local_server import DEFAULT_DATA_DIR, LocalServer, extractor_connection  # noqa: E402
+from measurements import ServerWatch  # noqa: E402
 
 TEMPLATE = "kada_many_template"
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -113,33 +113,12 @@ def measure(admin_dsn, names, connections):
         extractor = Extractor(host="many.postgres.localhost", **settings, password=password, databases=names,
                               output_path=output, snapshot_path=f"{output}/.snapshots.sqlite",
                               max_connections=connections)
-        watcher = _SessionWatch(admin_dsn)
-        watcher.start()
-        started = time.perf_counter()
-        try:
+        # Sessions only: sampling pg_locks as well would slow the runs being timed.
+        with ServerWatch(admin_dsn, locks=False) as watcher:
+            started = time.perf_counter()
             extractor.run()
-        finally:
             seconds = time.perf_counter() - started
-            watcher.stop()
-    return {"seconds": round(seconds, 3), "most_sessions": watcher.most}
-
-
-class _SessionWatch(threading.Thread):
-    def __init__(self, dsn):
-        super().__init__(daemon=True)
-        self.dsn, self.most, self._done = dsn, 0, threading.Event()
-
-    def run(self):
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            while not self._done.is_set():
-                (count,) = conn.execute("SELECT count(*) FROM pg_stat_activity "
-                                        "WHERE application_name LIKE 'kada-collector/%'").fetchone()
-                self.most = max(self.most, count)
-                self._done.wait(0.005)
-
-    def stop(self):
-        self._done.set()
-        self.join()
+    return {"seconds": round(seconds, 3), "most_sessions": watcher.most_sessions}
 
 
 def _parse_args(argv):

@@ -1,4 +1,5 @@
-"""What the benchmark measures: the COPY limit, a real extraction, and the statements it ran."""
+"""What the benchmark measures: the COPY limit, a real extraction, the statements it ran, and
+the sessions and locks it held on the server."""
 
 import json
 import os
@@ -6,6 +7,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -89,17 +91,22 @@ def write_results(results_dir, name, report):
     return path
 
 
-def run_extraction(config, password=None, profile_path=None, windows=None):
+def run_extraction(config, password=None, profile_path=None, windows=None, before=None):
     """Run ``Extractor(**config).run()`` in a child process; its wall time, peak RSS and output.
 
     With ``windows`` (a list of (start_hwm, end_hwm)), one process per window, in order, sharing
     one snapshot file, as scheduled runs do: the measures of each run are returned, in a list.
+    ``before`` maps a window's index to what to do to the catalog before that run.
     """
     if windows is not None:
+        runs = []
         with tempfile.TemporaryDirectory(prefix="kada-benchmark-snapshots-") as shared:
             snapshots = os.path.join(shared, "snapshots.sqlite")
-            return [_run_once({**config, "window": list(window), "snapshot_path": snapshots}, password)
-                    for window in windows]
+            for index, window in enumerate(windows):
+                if before and index in before:
+                    before[index]()
+                runs.append(_run_once({**config, "window": list(window), "snapshot_path": snapshots}, password))
+        return runs
     return _run_once(config, password, profile_path)
 
 
@@ -142,7 +149,68 @@ def _run_once(config, password=None, profile_path=None):
         "files": {f["extract"]: {"rows": f["rows"], "bytes": f["bytes"]} for f in manifest["files"]},
         "snapshot_bytes": snapshot_bytes,  # the snapshot file after the run
         "sessions": [d.get("sessions") for d in manifest["databases"]],  # how many read each database
+        # Measured inside the process (extract_once.py): per named statement, and the change events.
+        "statements": result["statements"],
+        "change_events": result["change_events"],
     }
+
+
+# -- the server-side cost: sessions and locks held at once ----------------------------------------
+
+# How many sessions the collector has in the watched database (others may use the same server),
+# every lock they and the parallel workers of their queries hold (relations, their own
+# transaction ids...), those on relations (what fills the server's shared lock table), and the
+# parallel workers, in one sample. A parallel worker carries its leader's application_name.
+_HELD = """
+    SELECT count(DISTINCT a.pid) FILTER (WHERE a.backend_type = 'client backend'),
+           count(l.pid) FILTER (WHERE l.granted),
+           count(l.pid) FILTER (WHERE l.granted AND l.locktype = 'relation'),
+           count(DISTINCT a.pid) FILTER (WHERE a.backend_type = 'parallel worker')
+    FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid
+    WHERE a.application_name LIKE 'kada-collector/%' AND a.datname = current_database()
+"""
+# Sessions only, in every database (a run over many databases).
+_SESSIONS = ("SELECT count(*), 0, 0, 0 FROM pg_stat_activity WHERE application_name LIKE 'kada-collector/%' "
+             "AND backend_type = 'client backend'")
+
+
+class ServerWatch(threading.Thread):
+    """Samples the collector's sessions on the server every ``interval`` seconds, from a session of
+    its own, while the collector runs: the most sessions seen at once and, with ``locks``, the most
+    locks they held at once in ``dsn``'s database (pg_locks; a sample of it briefly takes the lock
+    manager's own locks, so runs whose time is measured are not watched)."""
+
+    def __init__(self, dsn, interval=0.005, locks=True):
+        super().__init__(daemon=True)
+        self.dsn, self.interval, self.locks = dsn, interval, locks
+        self.most_sessions = self.most_locks = self.most_relation_locks = self.most_parallel_workers = 0
+        self.samples = 0
+        self._done = threading.Event()
+
+    def run(self):
+        query = _HELD if self.locks else _SESSIONS
+        with psycopg.connect(self.dsn, autocommit=True, application_name="kada-benchmark-watch") as conn:
+            while not self._done.is_set():
+                sessions, locks, relation_locks, workers = conn.execute(query).fetchone()
+                self.most_sessions, self.most_locks = max(self.most_sessions, sessions), max(self.most_locks, locks)
+                self.most_relation_locks = max(self.most_relation_locks, relation_locks)
+                self.most_parallel_workers = max(self.most_parallel_workers, workers)
+                self.samples += 1
+                self._done.wait(self.interval)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self.join()
+
+    def measures(self):
+        locks = {"most_locks": self.most_locks, "most_relation_locks": self.most_relation_locks,
+                 "most_parallel_workers": self.most_parallel_workers} if self.locks else {}
+        return {"most_sessions": self.most_sessions, **locks, "samples": self.samples,
+                "interval_seconds": self.interval}
 
 
 # -- (e) the statements an extraction ran, from pg_stat_statements -------------------------------

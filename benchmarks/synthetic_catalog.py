@@ -52,7 +52,8 @@ class CatalogShape:
         sized["columns"] = FULL_SCHEMA["columns"]
         sized["partitions"] = FULL_SCHEMA["partitions"]
         sized["partitioned"] = min(sized["partitioned"], sized["tables"] // (2 * (1 + sized["partitions"])))
-        return cls(scale=scale, schemas=schemas, **sized)
+        # A float whoever calls: the marker names it, and 5 and 5.0 are one catalog.
+        return cls(scale=float(scale), schemas=schemas, **sized)
 
     @property
     def database(self):
@@ -278,3 +279,36 @@ BEGIN
     END IF;
 END
 """
+
+
+class CommentChange:
+    """What a user does between two scheduled runs: new comments on ``count`` tables (the first by
+    OID), each unique to this change, so the next run has exactly ``count`` objects ALTERED.
+    As a context manager it puts the old comments back when it ends, whether applied or not."""
+
+    def __init__(self, dsn, count):
+        self.dsn, self.count, self._old = dsn, count, []
+        self.applied = 0  # the tables whose comment changed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._old:
+            self._comment(self._old)
+            self._old = []
+
+    def apply(self):
+        with psycopg.connect(self.dsn) as conn:
+            self._old = conn.execute(
+                "SELECT c.oid::regclass::text, obj_description(c.oid, 'pg_class') FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 's%%' AND c.relkind = 'r' "
+                "ORDER BY c.oid LIMIT %s", (self.count,)).fetchall()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self._comment([(table, f"{comment or ''} (changed {stamp})") for table, comment in self._old])
+        self.applied = len(self._old)
+
+    def _comment(self, comments):
+        with psycopg.connect(self.dsn) as conn, conn.transaction():
+            for table, comment in comments:
+                conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.SQL(table), sql.Literal(comment)))

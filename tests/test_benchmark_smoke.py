@@ -15,30 +15,36 @@ BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "catalog_benchmark.py"
 STATISTICS_BENCHMARK = BENCHMARK.with_name("statistics_cost.py")
 
 
-@pytest.mark.slow  # about 13 s on 2 cores
-def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
+@pytest.mark.slow  # about 30 s on 2 cores
+def test_benchmark_measures_two_tiny_catalogs(pg18, tmp_path):
     # The password goes through the environment, as a user would pass it, not on the command line.
     dsn = pg18.dsn(user=pg18.superuser)  # without a password
     env = {**os.environ, "PGPASSWORD": pg18.password}
     result = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--scale", "0.002", "--dsn", dsn, "--jobs", "1", "--results-dir", str(tmp_path)],
-        check=False, capture_output=True, text=True, timeout=120, env=env)
+        [sys.executable, str(BENCHMARK), "--scale", "0.001", "0.002", "--changes", "5", "--dsn", dsn, "--jobs", "1",
+         "--results-dir", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "targets:" in result.stdout and pg18.password not in result.stdout
+    assert "targets:" in result.stdout and "where the time goes" in result.stdout
+    assert pg18.password not in result.stdout
 
-    (path,) = tmp_path.glob("*-scale0.002.json")
+    (path,) = tmp_path.glob("*-scale0.001_0.002.json")
     report = json.loads(path.read_text(encoding="utf-8"))
-    assert {"date", "command", "machine", "collector", "targets", "scales", "comparison", "verdict"} <= report.keys()
+    assert {"date", "started_utc", "command", "machine", "load", "collector", "targets", "scales", "comparison",
+            "verdict"} <= report.keys()
     assert "<dsn>" in report["command"] and report["machine"]["server"].startswith("18")
-    (run,) = report["scales"]
-    assert run["catalog"]["tables"] == 40 and run["catalog"]["views"] > 0 and run["catalog"]["foreign_keys"] > 0
+    assert all(len(report["load"][when]) == 3 for when in ("before", "after"))
+    small, run = report["scales"]
+    assert small["catalog"]["tables"] == 20 and run["catalog"]["tables"] == 40
+    assert run["catalog"]["views"] > 0 and run["catalog"]["foreign_keys"] > 0
 
     copy = run["copy_limit"]
     assert copy["seconds"] > 0
     named = {s["name"] for s in copy["statements"]}
     # Every statement the run's settings run (metadata only: not profile's nor usage's).
     extractor = Extractor(host="h", server="h", username="u", databases=["d"], output_path="/tmp")
-    assert {s.name for s in extractor._wanted(NAMED_STATEMENTS)} <= named
+    listed = {s.name for s in extractor._wanted(NAMED_STATEMENTS)}
+    assert listed <= named
     assert not {"PROFILE_SQL", "USAGE_SQL"} & named
 
     plain, compressed = run["extraction"]["plain"], run["extraction"]["compressed"]
@@ -55,7 +61,52 @@ def test_benchmark_measures_a_tiny_catalog(pg18, tmp_path):
     assert run["statements"]["executions_per_database"] >= run["statements"]["named_statements"] > 0
     assert run["statements"]["longest"]["seconds"] > 0
     assert all(value > 0 for value in run["ratios"].values())
-    assert len(report["verdict"]) == 3 and all(isinstance(v["met"], bool) for v in report["verdict"].values())
+    _assert_scale_measures(run, plain, listed)
+    _assert_compared(report)
+
+
+def _assert_scale_measures(run, plain, listed):
+    """What the multi-tenant figures rest on: the next windows' events and diffs, the collector's
+    sessions and locks on the server, time per object, and the collector's time per statement."""
+    scheduled = run["extraction"]["scheduled"]
+    assert scheduled["changes"] == 5
+    unchanged, changed = scheduled["next"], scheduled["changed"]
+    assert scheduled["first"]["files"]["events"]["rows"] == plain["files"]["metadata"]["rows"]  # all CREATED
+    assert unchanged["files"]["events"]["rows"] == unchanged["change_events"]["diffed"] == 0
+    assert changed["files"]["events"]["rows"] == changed["change_events"]["diffed"] == 5
+    for steady in (unchanged, changed):
+        assert 0 < steady["change_events"]["diff_seconds"] <= steady["change_events"]["write_seconds"] < steady["run_seconds"]
+
+    cost = run["server_cost"]
+    assert cost["longest_statement"]["seconds"] > 0 and cost["samples"] > 0
+    assert 1 <= cost["most_sessions"] <= 2  # the default max_connections
+    assert cost["most_locks"] > cost["most_relation_locks"] > 0  # a session holds its own transaction's, too
+    assert cost["most_parallel_workers"] >= 0  # the server's, not sessions: counted apart
+
+    per_object = run["per_object"]
+    assert per_object["metadata_rows"] == plain["files"]["metadata"]["rows"]
+    assert per_object["run_microseconds_per_object"] * per_object["metadata_rows"] / 1e6 == \
+        pytest.approx(plain["run_seconds"], rel=0.01)
+    assert per_object["run_microseconds_per_pg_class_row"] > 0 and per_object["pg_class_rows"] > 0
+
+    where = run["where_the_time_goes"]
+    assert where["run"] == "1 session"
+    statements = {s["name"]: s for s in where["statements"]}
+    assert set(statements) <= listed and "COLUMNS_SQL" in statements
+    assert all(0 <= s["collector_cpu_seconds"] and 0 < s["collector_seconds"] for s in statements.values())
+    assert 0 < sum(s["collector_seconds"] for s in statements.values()) < where["run_seconds"]
+
+
+def _assert_compared(report):
+    compared = report["comparison"]
+    assert compared["scales"] == [0.001, 0.002] and compared["tables"] == 2.0
+    for key in ("metadata_rows", "run_seconds_per_object", "copy_limit_seconds_per_object", "diff_seconds_unchanged",
+                "diff_seconds_changed", "longest_statement_seconds", "most_locks", "peak_rss"):
+        assert compared[key] > 0, key
+    verdict = report["verdict"]
+    assert len(verdict) == 10 and all(isinstance(v["met"], bool) for v in verdict.values())
+    assert sum(name.startswith("next window with") for name in verdict) == 2
+    assert any(name.startswith("run time per object linear") for name in verdict)
 
 
 @pytest.mark.slow  # about 30 s on 2 cores
