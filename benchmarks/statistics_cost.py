@@ -19,6 +19,12 @@ each as two scheduled runs sharing a snapshot file (a first run, then the next w
 usage is diffed against the first run's snapshot), and reports the best and the median of each,
 the added time as a ratio of the base (target: under 15% together), and the two extracts' rows
 and bytes.
+
+The tables are analysed (their last analyse time set; being empty, they keep the statistics
+planted after) before the first window ends, and --analysed of them (10% by default: a day's
+autovacuum on a busy database) again in the next window: a window's profile sends the columns
+of the tables analysed in it, every table's row, so the next window's profile costs what a
+scheduled run's does. The first window sends every column.
 Results go to benchmarks/results/ as JSON.
 """
 
@@ -27,6 +33,7 @@ import datetime
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -38,7 +45,9 @@ from synthetic_catalog import CatalogShape, ensure_catalog
 
 RESULTS_DIR = Path(__file__).parent / "results"
 HOST = "benchmark.postgres.localhost"
-WINDOWS = [("1970-01-01 00:00:00", "2026-01-01 00:00:00"), ("2026-01-01 00:00:00", "2026-01-02 00:00:00")]
+FIRST_START = "1970-01-01 00:00:00"
+# What PROFILE_SQL allows for clocks that differ: tables analysed this long before a window's start are in it.
+CLOCK_MARGIN = datetime.timedelta(minutes=1)
 TARGET = 0.15  # what profile and usage may add together, as a fraction of the base run
 # Statistics set on every column of the copy (numbers only: no value of any data).
 PLANTED_STATISTICS = """
@@ -71,6 +80,7 @@ def measure(args, admin_dsn, dsn_for):
     ensure_catalog(admin_dsn, dsn_for, shape, args.jobs, log=lambda m: print(m, flush=True))
     database = shape.database + "_statistics"
     planted = _copy_with_statistics(admin_dsn, dsn_for, shape.database, database)
+    windows, planted["analysed_in_next_window"] = _windows(dsn_for(database), args.analysed)
     connection, password = extractor_connection(dsn_for(database))
     base = {"host": HOST, **connection, "databases": [database], "output_path": tempfile.gettempdir(),
             "statement_timeout_seconds": 3600, "meta_only": True}
@@ -80,7 +90,7 @@ def measure(args, admin_dsn, dsn_for):
     for attempt in range(args.repeat):
         print(f"run {attempt + 1} of {args.repeat}: {', '.join(configs)} ...", flush=True)
         for name, config in configs.items():
-            runs[name].append(_scheduled(config, password, dsn_for(database)))
+            runs[name].append(_scheduled(config, password, dsn_for(database), windows))
     best = {name: {window: min((r[w] for r in done), key=lambda r: r["run_seconds"])
                    for w, window in enumerate(("first", "next"))} for name, done in runs.items()}
     median = {name: {window: statistics.median(r[w]["run_seconds"] for r in done)
@@ -96,22 +106,55 @@ def measure(args, admin_dsn, dsn_for):
     return {
         "benchmark": "statistics_cost",
         "date": datetime.date.today().isoformat(),
-        "command": "python benchmarks/statistics_cost.py --scale " + f"{args.scale:g}",
+        "command": f"python benchmarks/statistics_cost.py --scale {args.scale:g} --repeat {args.repeat} "
+                   f"--analysed {args.analysed:g}",
         "scale": args.scale, "database": database, "shape": shape.totals(), "planted": planted,
         "target_added": TARGET, "best": best, "median_seconds": median, "median_work_seconds": work,
         "added": added,
-        "extracts": {extract: best["with"]["next"]["files"].get(extract) for extract in ("profile", "usage")},
+        "extracts": {window: {extract: best["with"][window]["files"].get(extract) for extract in ("profile", "usage")}
+                     for window in ("first", "next")},
         "runs": {name: [[{k: r[k] for k in ("run_seconds", "cpu_seconds", "server_seconds")} for r in pair]
                         for pair in done] for name, done in runs.items()},
-        "verdict": "pass" if max(added[f"with_median_{w}"] for w in ("first", "next")) < TARGET else "fail",
+        # The target is a scheduled run's: the next window. A first run sends every column once.
+        "verdict": "pass" if added["with_median_next"] < TARGET else "fail",
+        "first_run_within_target": added["with_median_first"] < TARGET,
     }
 
 
-def _scheduled(config, password, dsn):
-    """Two scheduled runs sharing a snapshot file (WINDOWS), each with its server time."""
+def _windows(dsn, fraction):
+    """The first window, ending after every table's last analyse with the clock margin, and the
+    next, in which ``fraction`` of the tables are analysed again (their planted statistics kept,
+    their row estimates set again); and how many tables that is. The windows may end a minute
+    ahead of the clock (the collector warns of it): the windows are what matters, not when they
+    are read, and waiting for them would add the margin to every measurement."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        (last,) = conn.execute("SELECT max(greatest(last_analyze, last_autoanalyze)) FROM pg_stat_all_tables").fetchone()
+        first_end = max(_now(), last + CLOCK_MARGIN + datetime.timedelta(seconds=1)).replace(microsecond=0)
+        while _now() < last + datetime.timedelta(seconds=1):  # analysed again: in the next window alone
+            time.sleep(0.1)
+        tables = conn.execute(
+            "SELECT format('%I.%I', n.nspname, c.relname), n.nspname::text, c.relname::text FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY c.oid").fetchall()
+        again = tables[::round(1 / fraction)] if fraction else []
+        for name, schema, table in again:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(name)))
+            conn.execute("SELECT pg_restore_relation_stats('schemaname', %s::text, 'relname', %s::text, 'relpages', 10::integer, "
+                         "'reltuples', 1000::real)", (schema, table))
+    next_end = max(_now(), first_end) + datetime.timedelta(seconds=1)
+    first_end, next_end = (moment.strftime("%Y-%m-%d %H:%M:%S") for moment in (first_end, next_end))
+    return [(FIRST_START, first_end), (first_end, next_end)], len(again)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _scheduled(config, password, dsn, windows):
+    """Two scheduled runs sharing a snapshot file (``windows``), each with its server time."""
     with tempfile.TemporaryDirectory(prefix="kada-benchmark-snapshots-") as shared:
         done = []
-        for window in WINDOWS:
+        for window in windows:
             counting = reset_statement_stats(dsn)
             run = run_extraction({**config, "window": list(window), "snapshot_path": os.path.join(shared, "s.sqlite")},
                                  password)
@@ -132,13 +175,16 @@ def _copy_with_statistics(admin_dsn, dsn_for, template, database):
         if conn.info.server_version < 180000:
             raise SystemExit("planting statistics needs PostgreSQL 18 (pg_restore_attribute_stats)")
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")  # the server time of each run
+        if not exists:  # sets their last analyse time; empty, they keep the statistics planted next
+            conn.execute("ANALYZE")
         tables, columns = conn.execute(PLANTED_STATISTICS).fetchone()
     return {"tables": tables, "columns": columns}
 
 
 def _print(report):
     print(f"\nscale {report['scale']:g}: {report['shape']['tables']:,} tables, "
-          f"{report['planted']['columns']:,} columns with statistics")
+          f"{report['planted']['columns']:,} columns with statistics, "
+          f"{report['planted']['analysed_in_next_window']:,} tables analysed in the next window")
     median, added = report["median_seconds"], report["added"]
     for window in ("first", "next"):
         print(f"  {window} run, median: {median['base'][window]:.3f} s metadata only; profile "
@@ -147,10 +193,12 @@ def _print(report):
               f"{report['target_added']:.0%}); work (collector CPU + server time): profile "
               f"+{added[f'profile_work_{window}']:.1%}, usage +{added[f'usage_work_{window}']:.1%}, both "
               f"+{added[f'with_work_{window}']:.1%}")
-    for extract, entry in report["extracts"].items():
-        if entry:
-            print(f"  {extract}: {entry['rows']:,} rows, {entry['bytes']:,} bytes")
-    print(f"verdict: {report['verdict']}")
+    for window, extracts in report["extracts"].items():
+        for extract, entry in extracts.items():
+            if entry:
+                print(f"  {window} run's {extract}: {entry['rows']:,} rows, {entry['bytes']:,} bytes")
+    print(f"verdict (a scheduled run: the next window): {report['verdict']}; the first run "
+          f"{'within' if report['first_run_within_target'] else 'above'} the target")
 
 
 def _parse_args(argv):
@@ -160,6 +208,8 @@ def _parse_args(argv):
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="the own server's data directory, kept between runs (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="sessions building the catalog (default: %(default)s)")
+    parser.add_argument("--analysed", type=float, default=0.1,
+                        help="the fraction of the tables analysed in the next window (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="measured pairs of runs per setting (default: %(default)s)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where to write the JSON (default: %(default)s)")
     return parser.parse_args(argv)

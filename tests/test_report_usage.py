@@ -19,6 +19,7 @@ WINDOW = ("2026-01-01 00:00:00", "2026-01-02 00:00:00")
 # Seven tables: the top five of each list, and what is past them.
 TABLES = {f"{SALES}.t{n}": (n * 100, (7 - n) * 10) for n in range(1, 8)}  # id: (rows read, rows written)
 IDLE = f"{SALES}.idle"
+UNCHANGED = f"{SALES}.t1"
 
 
 def usage_row(kind, object_id, counters):
@@ -42,7 +43,10 @@ USAGE = [
     usage_row("FUNCTION", f"{SALES}.unused()", {"calls": 0, "total_time": 0, "self_time": 0}),
 ]
 PROFILE = [
-    profile_row("TABLE", ORDERS, SALES, row_estimate="1000", last_analyzed="2026-01-01 12:00:00"),
+    profile_row("TABLE", ORDERS, SALES, row_estimate="1000", last_analyzed="2026-01-01 12:00:00", columns_included="Y"),
+    # Not analysed in the window: its columns are in an earlier file.
+    profile_row("TABLE", UNCHANGED, SALES, row_estimate="700", last_analyzed="2025-12-01 08:00:00",
+                columns_included="N"),
     profile_row("COLUMN", f"{ORDERS}.id", ORDERS, null_fraction="0", distinct_values="1000",
                 distinct_is_estimated="Y", distinct_fraction="1", avg_width="8", correlation="1"),
     profile_row("COLUMN", f"{ORDERS}.amount", ORDERS, null_fraction="0.25", distinct_values="17",
@@ -69,6 +73,7 @@ def test_model_ranks_usage_and_groups_profiles(statistics_run):
     assert usage["functions"]["rows"] == [[f"{SALES}.refresh()", 42, 1.5]]
     assert profile["tables"][ORDERS]["rows"] == "1000" and profile["columns"] == 2
     assert profile["tables"][ORDERS]["columns"][1] == ["amount", "0.25", "17", False, "6", "-0.1"]
+    assert (profile["tables"][ORDERS]["included"], profile["tables"][UNCHANGED]["included"]) == (True, False)
 
 
 def test_terminal_prints_the_top_five_of_each(statistics_run):
@@ -81,7 +86,8 @@ def test_terminal_prints_the_top_five_of_each(statistics_run):
     assert f"    {SALES}.refresh()  42 calls" in lines
     assert "  tables not touched: 1" in lines and f"    {IDLE}" in lines
     assert "  indexes not scanned: 1" in lines and f"    {SALES}.orders_pkey" in lines
-    assert "profile: 1 tables, 1 with column statistics (2 columns)" in lines
+    assert ("profile: 2 tables, 1 with column statistics (2 columns), 1 not analysed in the window (their columns "
+            "are in earlier files)") in lines
 
 
 def test_page_shows_usage_and_a_tables_profile(chromium, statistics_run, tmp_path):  # noqa: F811
@@ -101,6 +107,10 @@ def test_page_shows_usage_and_a_tables_profile(chromium, statistics_run, tmp_pat
     assert cells(page, "#profile-columns tbody tr") == [["id", "0", "1,000 (est.)", "8", "1"],
                                                          ["amount", "0.25", "17", "6", "-0.1"]]
     assert page.evaluate("[...document.querySelectorAll('#objects-table a')].some(a => a.textContent === 'profile')")
+    # A table not analysed in the window: its columns were in an earlier file, and the page says so.
+    page.evaluate(f"location.hash = 'profile=' + encodeURIComponent({json.dumps(UNCHANGED)})")
+    page.wait_for("document.querySelector('#profile-none') !== null")
+    assert "did not change in this run's window" in page.evaluate("document.querySelector('#profile-none').textContent")
     assert page.errors() == []
 
 

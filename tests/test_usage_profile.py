@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
 from test_doctor import cli, lines_of, write_config
 from kada_collectors.extractors.postgres import Extractor
 from kada_collectors.lib.errors import ConfigError
-from kada_collectors.lib.hwm import now_hwm
+from kada_collectors.lib.hwm import HWM_FORMAT, now_hwm
 from kada_collectors.lib.validate import validate_folder
 
 PLANTED = "ZQXV-planted-4e1d"
@@ -198,6 +199,64 @@ def test_profile_from_the_planners_statistics(pg_server, tmp_path):
     # pg_stats shows only the columns the role may SELECT: lab.scanned's are hidden from it.
     assert _id(dbname, "scanned") in rows and not [i for i in rows if i.startswith(_id(dbname, "scanned."))]
     assert validate_folder(str(output)).ok
+
+
+def _profile(extract: Extract, dbname: str) -> "tuple[dict[str, str], set[str]]":
+    """({lab table: COLUMNS_INCLUDED}, the lab tables whose columns the file has)."""
+    rows = extract.rows("profile")
+    lab = _id(dbname, "")
+    tables = {r["OBJECT_ID"][len(lab):]: r["COLUMNS_INCLUDED"] for r in rows
+              if r["OBJECT_TYPE"] == "TABLE" and r["OBJECT_ID"].startswith(lab)}
+    profiled = {r["PARENT_ID"][len(lab):] for r in rows if r["OBJECT_TYPE"] == "COLUMN" and r["PARENT_ID"].startswith(lab)}
+    return tables, profiled
+
+
+def _hwm_in(minutes: int) -> str:
+    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).strftime(HWM_FORMAT)
+
+
+def test_profile_sends_the_columns_of_tables_analysed_in_the_window(pg_server, tmp_path):
+    """A column's statistics change only when its table is analysed: a window sends the columns of
+    the tables analysed in it (or whose last analyse the server forgot), every table's row, and
+    says on each which it is."""
+    dbname = _lab(pg_server, "profile_window_lab")
+    output = tmp_path / "out"
+    first = run_extract(pg_server, [dbname], output, window=(None, now_hwm()), meta_only=False)
+    tables, profiled = _profile(first, dbname)
+    assert tables["dist"] == "Y" and profiled == {"dist"}  # a first window: every table analysed since
+
+    # A window that starts after the last ANALYZE (a minute is left for clocks that differ): the
+    # tables' rows, no columns.
+    later = run_extract(pg_server, [dbname], output, window=(_hwm_in(2), _hwm_in(3)), meta_only=False)
+    tables, profiled = _profile(later, dbname)
+    assert set(tables) == {"scanned", "keyed", "inserted", "untouched", "dist"}
+    assert set(tables.values()) == {"N"} and profiled == set()
+    assert validate_folder(str(output)).ok
+
+    # Analysed in the window: its columns again, and only its. The window starts a minute after
+    # the second that lab.keyed was analysed in, past lab.dist's analyse.
+    time.sleep(2)
+    pg_server.execute("ANALYZE lab.keyed", dbname)
+    _poll(lambda: _counter(pg_server, dbname, "SELECT 1 FROM pg_stat_user_tables WHERE relname = 'keyed' "
+                                              "AND last_analyze IS NOT NULL"))
+    (keyed_at, dist_at), = pg_server.execute(
+        "SELECT max(last_analyze) FILTER (WHERE relname = 'keyed'), max(last_analyze) FILTER (WHERE relname = 'dist') "
+        "FROM pg_stat_user_tables", dbname)
+    start = keyed_at.replace(microsecond=0) + timedelta(minutes=1)
+    assert dist_at < keyed_at.replace(microsecond=0)
+    analysed = run_extract(pg_server, [dbname], output, window=(start.astimezone(timezone.utc).strftime(HWM_FORMAT),
+                                                                _hwm_in(3)), meta_only=False)
+    tables, profiled = _profile(analysed, dbname)
+    assert (tables["keyed"], tables["dist"], profiled) == ("Y", "N", {"keyed"})
+
+    # The server forgot when the tables were analysed (a statistics reset; a crash or a failover
+    # alike): those with statistics are sent, whatever the window.
+    pg_server.execute("SELECT pg_stat_reset()", dbname)
+    _poll(lambda: not _counter(pg_server, dbname, "SELECT 1 FROM pg_stat_user_tables WHERE relname = 'dist' "
+                                                  "AND last_analyze IS NOT NULL"))
+    forgotten = run_extract(pg_server, [dbname], output, window=(_hwm_in(2), _hwm_in(3)), meta_only=False)
+    tables, profiled = _profile(forgotten, dbname)
+    assert (tables["dist"], tables["keyed"], tables["scanned"]) == ("Y", "Y", "N") and profiled == {"dist", "keyed"}
 
 
 def test_a_planted_string_reaches_no_file(pg_server, tmp_path):

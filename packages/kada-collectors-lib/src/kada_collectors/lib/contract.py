@@ -30,6 +30,7 @@ EXTRACT_COLUMNS = {
     "profile": (
         "OBJECT_TYPE", "OBJECT_ID", "PARENT_ID", "HOST", "DATABASE_NAME", "ROW_ESTIMATE", "NULL_FRACTION",
         "DISTINCT_VALUES", "DISTINCT_IS_ESTIMATED", "DISTINCT_FRACTION", "AVG_WIDTH", "CORRELATION", "LAST_ANALYZED",
+        "COLUMNS_INCLUDED",
     ),
     # The window's deltas of the cumulative statistics views, counters under the views' own names.
     "usage": (

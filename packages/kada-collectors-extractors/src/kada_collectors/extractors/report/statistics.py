@@ -78,15 +78,21 @@ class Profiles:
                 self.omitted += 1
                 return
             self.columns += 1
-            table = self.tables.setdefault(row["PARENT_ID"], {"rows": None, "analyzed": "", "columns": []})
+            table = self.tables.setdefault(row["PARENT_ID"], _table())
             name = row["OBJECT_ID"][len(row["PARENT_ID"]) + 1:]
             table["columns"].append([name, row["NULL_FRACTION"], row["DISTINCT_VALUES"],
                                      row["DISTINCT_IS_ESTIMATED"] == "Y", row["AVG_WIDTH"], row["CORRELATION"]])
         else:
-            table = self.tables.setdefault(row["OBJECT_ID"], {"rows": None, "analyzed": "", "columns": []})
+            table = self.tables.setdefault(row["OBJECT_ID"], _table())
             table["rows"], table["analyzed"] = row["ROW_ESTIMATE"], row["LAST_ANALYZED"]
+            # N: its statistics did not change in the window; its columns were in an earlier file.
+            table["included"] = row.get("COLUMNS_INCLUDED") != "N"
 
     def encode(self, present):
         if not present:
             return {"present": False}
         return {"present": True, "tables": self.tables, "columns": self.columns, "omitted": self.omitted}
+
+
+def _table():
+    return {"rows": None, "analyzed": "", "included": True, "columns": []}

@@ -80,5 +80,7 @@ def _profile_lines(profile):
     if not profile["present"]:
         return ["profile: none (the run wrote no profile file)"]
     profiled = sum(1 for t in profile["tables"].values() if t["columns"])
+    unchanged = sum(1 for t in profile["tables"].values() if not t["included"])
     return [f"profile: {len(profile['tables']):,} tables, {profiled:,} with column statistics "
-            f"({profile['columns'] + profile['omitted']:,} columns)"]
+            f"({profile['columns'] + profile['omitted']:,} columns)"
+            + (f", {unchanged:,} not analysed in the window (their columns are in earlier files)" if unchanged else "")]

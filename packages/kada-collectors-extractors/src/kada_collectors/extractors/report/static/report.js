@@ -633,7 +633,9 @@
           entry.columns.map(([name, nulls, distinct, estimated, width, corr]) => el("tr", null,
             el("td", { class: "mono" }, name), num(nulls), num(distinct === "" ? "" : fmt(distinct) + (estimated ? " (est.)" : "")),
             num(width), num(corr))), { id: "profile-columns" })
-          : el("p", { class: "hint" }, "No column statistics: never analysed, or the collector's role may not SELECT its columns (pg_stats shows only those)."));
+          : el("p", { class: "hint", id: "profile-none" }, entry.included
+            ? "No column statistics: never analysed, or the collector's role may not SELECT its columns (pg_stats shows only those)."
+            : "Its statistics did not change in this run's window (not analysed since): its columns' profile is in the file of the window it was last analysed in."));
     }
     P.show = show;
     fill("profile", el("div", { class: "controls" }, select),
