@@ -1,6 +1,5 @@
 """Names as the server resolves them: the database's relations, search paths, identifiers."""
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -24,8 +23,8 @@ RELATION_TYPES = {"r": "TABLE", "p": "PARTITIONED_TABLE", "v": "VIEW", "m": "MAT
 # Relations only, not their columns: the deparsed definitions name each column unambiguously
 # (qualified wherever two relations are in scope, whole rows as t.*) but through a join's alias,
 # whose few relations have their columns looked up (RELATION_COLUMNS_SQL); memory must not grow
-# with every column of the database. Ordered by name in code point order (COLLATE "C" compares
-# UTF-8 bytes, which order as Python compares strings): RelationCatalog packs them as they come.
+# with every column of the database. Not sorted: at 124,000 relations a sort spilled 17 MB to
+# the server's disk; RelationCatalog packs the rows in whatever order they come.
 RELATIONS_SQL = tagged("""
 SELECT n.nspname, c.relname, c.relkind::text, x.extname
 FROM pg_class c
@@ -35,7 +34,6 @@ LEFT JOIN pg_extension x ON x.oid = xd.refobjid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
-ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"
 """)
 RELATION_COLUMNS_SQL = tagged("""
 SELECT n.nspname, c.relname, a.attname
@@ -53,18 +51,19 @@ class RelationCatalog:
 
     Kept small, as it lives while definitions are parsed; a ``Relation`` and its id are made when
     a definition names it. Hand-made rather than a dict of dicts, which costs about 80 bytes a
-    relation (10 MB for 124,000 relations; docs/performance.md): per schema, the names in code
-    point order, packed ``BUCKET_SIZE`` at a time into strings of ``"\\x00name\\x01k"`` entries (k
-    the relkind) with each bucket's first name to bisect on, so a relation costs its name and a
-    few bytes, and a lookup is a bisect and a ``str.find`` over one bucket (C speed) however many
-    relations the schema holds. Relations of an extension (rare), and names that hold the
-    separator, are kept aside in a dict.
+    relation (10 MB for 124,000 relations; docs/performance.md): per schema, the names packed
+    into strings of ``"\\x00name\\x01k"`` entries (k the relkind), each name in the bucket its
+    ``hash()`` picks, so a relation costs its name and a few bytes, and a lookup is a hash and a
+    ``str.find`` over one bucket (C speed) however many relations the schema holds. A schema's
+    buckets double as it grows, as a dict's table does (``hash()`` differs between processes, not
+    within one, and the catalog never leaves its process). Relations of an extension (rare), and
+    names that hold the separator, are kept aside in a dict.
     """
 
-    BUCKET_SIZE = 32  # entries per packed string: fewer bisect keys against a longer find
+    BUCKET_SIZE = 32  # most entries a bucket holds on average: a longer find against more strings
 
     def __init__(self, schemas, aside, database_id, default_search_path):
-        self._schemas = schemas  # {schema: (first names, packed buckets)}
+        self._schemas = schemas  # {schema: packed buckets}
         self._aside = aside  # {(schema, name): (relkind, extension or None)}
         self._database_id = database_id
         self.default_search_path = default_search_path
@@ -81,24 +80,17 @@ class RelationCatalog:
 
     @classmethod
     def packed(cls, rows: Iterable[tuple], database_id: str, default_search_path: str) -> "RelationCatalog":
-        """The catalog of ``rows`` (schema, name, relkind, extension), ordered as RELATIONS_SQL orders them."""
-        schemas, aside = {}, {}
-        packing, firsts, buckets, entries = None, [], [], []
+        """The catalog of ``rows`` (schema, name, relkind, extension), in any order."""
+        schemas, aside, counts = {}, {}, {}
         for schema, name, kind, extension in rows:
             if extension is not None or "\x01" in name:
                 aside[schema, name] = (kind, extension)
                 continue
-            if schema != packing or len(entries) == cls.BUCKET_SIZE:
-                if entries:
-                    buckets.append("".join(entries))
-                if schema != packing:
-                    firsts, buckets = [], []
-                    schemas[schema], packing = (firsts, buckets), schema
-                firsts.append(name)
-                entries = []
-            entries.append(f"\x00{name}\x01{kind}")
-        if entries:
-            buckets.append("".join(entries))
+            buckets = schemas.get(schema) or schemas.setdefault(schema, [""])
+            counts[schema] = count = counts.get(schema, 0) + 1
+            if count > len(buckets) * cls.BUCKET_SIZE:
+                buckets = schemas[schema] = _doubled(buckets)
+            buckets[hash(name) % len(buckets)] += f"\x00{name}\x01{kind}"
         return cls(schemas, aside, database_id, default_search_path)
 
     def lookup(self, schema: Optional[str], name: str, search_path: Iterable[str] = ()) -> Optional[Relation]:
@@ -114,24 +106,23 @@ class RelationCatalog:
         return None
 
     def _relation(self, schema, name):
-        kind, extension = self._aside.get((schema, name)) or (self._packed_kind(schema, name), None)
+        kind, extension = self._packed_kind(schema, name), None
+        if kind is None and self._aside:  # the two hold different relations: aside only when not packed
+            kind, extension = self._aside.get((schema, name), (None, None))
         if kind is None:
             return None
         return Relation(RELATION_TYPES[kind], child_id(self._database_id, schema, name), extension, schema, name)
 
     def _packed_kind(self, schema, name):
         """The relkind of ``name`` in ``schema``'s packed buckets, or None."""
-        packed = self._schemas.get(schema)
-        if packed is None:
+        buckets = self._schemas.get(schema)
+        if buckets is None:
             return None
-        firsts, buckets = packed
-        index = bisect_right(firsts, name) - 1
-        if index < 0:
-            return None
+        bucket = buckets[hash(name) % len(buckets)]
         # No packed name holds \x00 or \x01: a match is a whole entry's whole name.
         needle = f"\x00{name}\x01"
-        at = buckets[index].find(needle)
-        return None if at < 0 else buckets[index][at + len(needle)]
+        at = bucket.find(needle)
+        return None if at < 0 else bucket[at + len(needle)]
 
     @staticmethod
     def columns(conn, relations):
@@ -142,6 +133,15 @@ class RelationCatalog:
         for schema, name, column in conn.execute(RELATION_COLUMNS_SQL, [list(schemas), list(names)]):
             known[schema, name].add(column)
         return known
+
+
+def _doubled(buckets: "list[str]") -> "list[str]":
+    """``buckets``' entries spread over twice as many buckets (by the hash of their names)."""
+    grown = [""] * (2 * len(buckets))
+    for bucket in buckets:
+        for entry in bucket.split("\x00")[1:]:
+            grown[hash(entry[:-2]) % len(grown)] += f"\x00{entry}"
+    return grown
 
 
 def parse_search_path(setting, owner=None):
