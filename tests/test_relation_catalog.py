@@ -11,8 +11,8 @@ from kada_collectors.extractors.postgres.lineage.names import RELATION_TYPES, RE
 from servers import PgServer
 
 DATABASE = "relation_catalog"
-# More than a few packed buckets' worth, and names whose order differs between collations, that
-# are prefixes of each other, outside the Basic Multilingual Plane, or hold the packing's separator.
+# Enough for a schema's buckets to double twice, and names that differ only in case, are prefixes
+# of each other, lie outside the Basic Multilingual Plane, or hold the packing's separator.
 AWKWARD = ["a", "A", "a b", "ab", "a\x01b", "\x01", "é", "zé", "Z", "日本", "😀", "t050x", 'q"uote', "."]
 TABLES = [f"t{i:03d}" for i in range(100)] + AWKWARD
 EXTENSIONS = ("pg_buffercache", "pg_stat_statements")  # contrib extensions that make a view
