@@ -11,9 +11,10 @@ from kada_collectors.extractors.postgres.lineage.names import RELATION_TYPES, RE
 from servers import PgServer
 
 DATABASE = "relation_catalog"
-# Enough for a schema's buckets to double twice, and names that differ only in case, are prefixes
+# Enough for a schema's buckets to double a few times, and names that differ only in case, are prefixes
 # of each other, lie outside the Basic Multilingual Plane, or hold the packing's separator.
-AWKWARD = ["a", "A", "a b", "ab", "a\x01b", "\x01", "é", "zé", "Z", "日本", "😀", "t050x", 'q"uote', "."]
+AWKWARD = ["a", "A", "a b", "ab", "a\x01b", "\x01", "é", "zé", "Z", "日本", "😀", "t050x", 'q"uote', ".",
+           "tab\there", "new\nline", "back\\slash"]  # escaped in COPY's text format
 TABLES = [f"t{i:03d}" for i in range(100)] + AWKWARD
 EXTENSIONS = ("pg_buffercache", "pg_stat_statements")  # contrib extensions that make a view
 
