@@ -149,3 +149,33 @@ def test_statistics_benchmark_measures_profile_and_usage(pg18, tmp_path):
     assert "profile" not in base["files"] and {"profile", "usage"} <= both["files"].keys()
     assert {f"{name}_{measure}_{window}" for name in ("profile", "usage", "with") for measure in ("best", "median", "work")
             for window in ("first", "next")} == report["added"].keys()
+
+
+def test_relation_catalog_benchmark_compares_both_catalogs(pg18, tmp_path):
+    """benchmarks/relation_catalog.py on a tiny database: both catalogs loaded and looked up, the
+    packed one holding less, figures written as JSON, the password shown nowhere."""
+    pg18.create_database("relation_catalog_smoke")
+    pg18.execute("CREATE SCHEMA s1; CREATE SCHEMA s2; "
+                 "DO $$ BEGIN FOR i IN 1..150 LOOP EXECUTE format('CREATE TABLE s%s.t%s (id int)', i % 2 + 1, i); "
+                 "END LOOP; END $$; CREATE VIEW s1.v AS SELECT 1 AS one", "relation_catalog_smoke")
+    env = {**os.environ, "PGPASSWORD": pg18.password}
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARK.with_name("relation_catalog.py")), "--dsn", pg18.dsn(user=pg18.superuser),
+         "--databases", "relation_catalog_smoke", "--lookups", "100", "--rounds", "1", "--results-dir", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "packed over dict" in result.stdout and pg18.password not in result.stdout
+    (path,) = tmp_path.glob("*-relation-catalog.json")
+    text = path.read_text(encoding="utf-8")
+    assert pg18.password not in text
+    report = json.loads(text)
+    assert "<dsn>" in report["command"] and report["machine"]["server"].startswith("18")
+    as_is, one_schema = report["databases"]["relation_catalog_smoke"].values()
+    assert (as_is["relations"], as_is["schemas"], one_schema["relations"], one_schema["schemas"]) == (151, 2, 151, 1)
+    for figures in (as_is, one_schema):
+        packed, plain = figures["packed"], figures["dict"]
+        assert packed["sampled"] == plain["sampled"] == 100
+        assert 0 < packed["held_bytes"] < plain["held_bytes"] and 0 < packed["peak_bytes"] < plain["peak_bytes"]
+        assert all(f[key] > 0 for f in (packed, plain)
+                   for key in ("load_seconds", "lookup_us_qualified", "lookup_us_unqualified"))
+        assert figures["packed_over_dict"]["held_bytes"] < 1
