@@ -448,7 +448,10 @@ def _collector_source():
     from kada_collectors import lib
     from kada_collectors.extractors import postgres as extractors
     folders = [str(Path(m.__file__).resolve().parent) for m in (lib, extractors)]
-    source = {"version": collector_version, "paths": folders, "commit": None, "modified": None}
+    # Inside this checkout: relative to it (where it is cloned says nothing of the code).
+    checkout = Path(__file__).resolve().parents[1]
+    shown = [os.path.relpath(f, checkout) if Path(f).is_relative_to(checkout) else f for f in folders]
+    source = {"version": collector_version, "paths": shown, "commit": None, "modified": None}
     try:
         head = subprocess.run(["git", "-C", folders[1], "rev-parse", "HEAD"], check=False, capture_output=True,
                               text=True)
