@@ -3,6 +3,7 @@
 import random
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from kada_collectors.lib import snapshots
@@ -92,3 +93,77 @@ def test_a_closed_store_is_one_file_and_a_killed_one_keeps_what_it_completed(tmp
     snapshot = store.find(*KEY, "2026-01-02 00:00:00")
     assert snapshot is not None and len(list(store.objects(snapshot))) == 5
     store.close()
+
+
+def plain(n, payload=b"%08x"):
+    """Objects with ids as most are, quoted names but no line end in them (the diff's fast path)."""
+    return [(b"COLUMN", _field('."s_%d"."t_%d"."c_%d"' % (i % 7, i % 301, i)), payload % (i * 7919)) for i in range(n)]
+
+
+def changed(objects):
+    """``objects`` with one dropped, one altered, one created; and those three events."""
+    after = objects[:]
+    dropped = after.pop(3)
+    altered = after[40]
+    after[40] = (altered[0], altered[1], b"ffffffff")
+    after.append((b"TABLE", _field('."s_1"."new"'), b"00000001"))
+    return after, sorted([("DROPPED", *dropped[:2], dropped[2], None), ("ALTERED", *altered[:2], altered[2], b"ffffffff"),
+                          ("CREATED", b"TABLE", _field('."s_1"."new"'), None, b"00000001")])
+
+
+def test_buckets_follow_the_catalog_and_snapshots_of_other_counts_compare(tmp_path, monkeypatch):
+    """The number of buckets comes from the snapshot before; a diff across two numbers folds the
+    finer one, and gives the events in the same order as between equal numbers."""
+    monkeypatch.setattr(snapshots, "OBJECTS_PER_BUCKET", 4)
+    monkeypatch.setattr(snapshots, "PENDING", 700)  # several runs, merged into several groups
+    store = SnapshotStore(tmp_path / "s.sqlite")
+    before = plain(3000)
+    first = saved(store, "2026-01-01 00:00:00", before)
+    second = saved(store, "2026-01-02 00:00:00", list(reversed(before)))
+    assert (store.buckets(first), store.buckets(second)) == (256, 1024)
+    assert list(store.diff(first, second)) == [] and list(store.diff(second, first)) == []
+    after, events = changed(before)
+    third = saved(store, "2026-01-03 00:00:00", after)
+    assert store.buckets(third) == 1024
+    across, equal = list(store.diff(first, third)), list(store.diff(second, third))
+    assert sorted(across) == events and across == equal
+    assert list(store.diff(third, first)) == [(e, t, i, new, old) if e == "ALTERED" else
+                                              ({"CREATED": "DROPPED", "DROPPED": "CREATED"}[e], t, i, new, old)
+                                              for e, t, i, old, new in equal]
+    store.close()
+
+
+def test_a_snapshot_of_several_writers_and_runs_holds_each_object_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "PENDING", 500)
+    store = SnapshotStore(tmp_path / "s.sqlite")
+    objects = plain(4000)
+    one = saved(store, "2026-01-01 00:00:00", objects)
+    writer = store.begin(*KEY, "2026-01-02 00:00:00")
+    others = [store.writer(writer.snapshot) for _ in range(2)]
+    def add(writer, objects):  # in batches, as a run adds them: a run every PENDING objects
+        for start in range(0, len(objects), 100):
+            writer.add(objects[start:start + 100])
+
+    threads = [threading.Thread(target=add, args=(w, objects[i::3])) for i, w in enumerate([writer, *others])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in others:
+        other.flush()
+    store.complete(writer, *KEY, "2026-01-02 00:00:00")
+    assert list(store.diff(one, writer.snapshot)) == []
+    assert sorted(store.objects(writer.snapshot)) == sorted(store.objects(one)) == sorted(
+        (t.decode(), i.decode().replace('""', '"'), bytes.fromhex(p.decode())) for t, i, p in objects)
+    assert store._db.execute(f"SELECT count(*) FROM buckets_{writer.snapshot}").fetchone()[0] > 3, "a row per bucket"
+    store.close()
+
+
+def test_the_number_of_buckets_keeps_them_to_a_size():
+    per, least = snapshots.OBJECTS_PER_BUCKET, snapshots.MIN_BUCKETS
+    assert snapshots.bucket_count(None) == snapshots.bucket_count(0) == snapshots.bucket_count(10) == least
+    assert snapshots.bucket_count(least * per) == least
+    assert snapshots.bucket_count(least * per + 1) == 2 * least
+    for objects in (520_000, 2_600_000, 13_000_000):
+        buckets = snapshots.bucket_count(objects)
+        assert per / 2 < objects / buckets <= per, objects
