@@ -20,16 +20,18 @@ synchronized sequential scans).
 A writer holds at most ``PENDING`` lines, then hands them over as one run (its lines sorted by
 bucket, and the byte offset where each bucket starts) to an unnamed temporary file beside the
 store's. Sealing the snapshot, once its writers are done, merges the runs a group of buckets
-(about ``PENDING`` lines) at a time into SQLite, a row per bucket (each bucket's lines as the
-runs had them, in order), and stores its digest: one array per snapshot, in the snapshot's own
-row. A row per object would cost more than everything else the collector does with it; a row per
-bucket is a few thousand for millions of objects. The diff compares the two digests (one
-comparison of bytes when nothing changed) and reads only the rows of the buckets whose digest
-changed; in such a bucket it compares the raw lines as sets (an unchanged object's line is the
-same bytes) and parses only those that differ. Its time grows with what changed, not with the
-catalog. Two snapshots with different numbers of buckets compare on the smaller: the buckets of
-the finer one fold onto bucket ``crc % small`` (``(crc % big) % small``); events come out in the
-order of ``MIN_BUCKETS`` buckets, then by identity, whatever the snapshots' numbers.
+(about ``PENDING`` lines) at a time into SQLite, a row per bucket (its lines as the runs had
+them, in order; one table, keyed so that a snapshot's rows follow each other), and stores its
+digest, one array per snapshot, and a hash of it in the snapshot's own row. A row per object
+would cost more than everything else the collector does with it; a row per bucket is a few
+thousand for millions of objects, and reading one reads only what it holds. The diff compares
+the two hashes (equal: nothing changed), then the two digests, and reads only the rows of the
+buckets whose digest changed; in such a bucket it compares the raw lines as sets (an unchanged
+object's line is the same bytes) and parses only those that differ. Its time grows with what
+changed, not with the catalog. Two snapshots with different numbers of buckets compare on the
+smaller: the buckets of the finer one fold onto bucket ``crc % small`` (``(crc % big) % small``);
+events come out in the order of ``MIN_BUCKETS`` buckets, then by identity, whatever the
+snapshots' numbers.
 
 Pruning keeps the snapshots from the oldest start any coming run may use (the window's start) on,
 plus ``keep_older`` before it.
@@ -68,6 +70,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     summary BLOB
 );
 CREATE INDEX IF NOT EXISTS snapshots_key ON snapshots (kind, host, database, hwm);
+CREATE TABLE IF NOT EXISTS buckets (key INTEGER PRIMARY KEY, lines BLOB NOT NULL);
 """
 # Bumped when the layout changes. Snapshots are only a baseline: a file of another layout is
 # rebuilt (the next run then reports from no baseline) rather than misread.
@@ -84,6 +87,8 @@ _DIGEST = "Q"
 # Byte offsets of the buckets in a run's lines.
 _OFFSET = "I"
 _LINE_END = b'"\n'
+_BUCKET_BITS = 24
+PAGE_SIZE = 65536
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -94,9 +99,10 @@ def is_disk_full(error: BaseException) -> bool:
     return isinstance(error, sqlite3.Error) and "disk is full" in str(error)
 
 
-def _buckets(snapshot: int) -> str:
-    """The table of a sealed snapshot's lines: one row per bucket holding any."""
-    return f"buckets_{int(snapshot)}"
+def _key(snapshot: int, bucket: int = 0) -> int:
+    """The row of a bucket of a sealed snapshot: the snapshot's rows follow each other, so that a
+    small snapshot shares its pages with others and a range of keys is one snapshot."""
+    return snapshot << _BUCKET_BITS | bucket
 
 
 def bucket_count(objects: Optional[int]) -> int:
@@ -191,20 +197,28 @@ class SnapshotStore:
             # Exclusive: one run at a time holds the file (runlock.py), and so the log needs no
             # shared-memory index (a -shm file, which a full disk refuses with a bare I/O error).
             self._db.execute("PRAGMA locking_mode = EXCLUSIVE")
-            self._db.execute("PRAGMA page_size = 65536")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            # A bucket's row is tens of kilobytes: in large pages it takes a few, not dozens.
+            self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
             if version != LAYOUT_VERSION:
-                tables = [name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-                for table in tables:
-                    self._db.execute(f'DROP TABLE "{table}"')
-                self._db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
+                self._rebuild()
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
             self._writers: dict[int, list[SnapshotWriter]] = {}  # of each snapshot not sealed yet
         except (OSError, sqlite3.Error) as e:
             raise CollectorError(f"cannot open the snapshot store {self.path}: {e}. Set 'snapshot_path' to a "
                                  "writable file, or fix the folder's permissions") from None
+
+    def _rebuild(self) -> None:
+        """An empty file of this layout in place of one of another (its pages of this size too)."""
+        tables = [name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            self._db.execute(f'DROP TABLE "{table}"')
+        self._db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
+        if self._db.execute("PRAGMA page_size").fetchone()[0] != PAGE_SIZE:
+            self._db.execute("PRAGMA journal_mode = DELETE")  # a log's pages cannot change size
+            self._db.execute("VACUUM")
 
     def close(self) -> None:
         self._db.close()
@@ -225,7 +239,6 @@ class SnapshotStore:
             cursor = self._db.execute("INSERT INTO snapshots (kind, host, database, hwm, buckets) VALUES (?, ?, ?, ?, ?)",
                                       (kind, host, database, hwm, buckets))
             snapshot: int = cursor.lastrowid  # type: ignore[assignment]  # an INSERT's row id: never None
-            self._db.execute(f"CREATE TABLE {_buckets(snapshot)} (bucket INTEGER PRIMARY KEY, lines BLOB NOT NULL)")
         return self._writer(snapshot, buckets)
 
     def writer(self, snapshot: int) -> "SnapshotWriter":
@@ -310,18 +323,18 @@ class SnapshotStore:
             offsets.frombytes(os.pread(spill, (end - first + 1) * size, offsets_at + first * size))
             piece, base = os.pread(spill, offsets[-1] - offsets[0], lines_at + offsets[0]), repeat(offsets[0])
             per_run.append(map(piece.__getitem__, map(slice, map(sub, offsets[:-1], base), map(sub, offsets[1:], base))))
-        rows = zip(range(first, end), map(b"".join, zip(*per_run)))
-        self._db.executemany(f"INSERT INTO {_buckets(snapshot)} VALUES (?, ?)", (row for row in rows if row[1]))
+        rows = zip(range(_key(snapshot, first), _key(snapshot, end)), map(b"".join, zip(*per_run)))
+        self._db.executemany("INSERT INTO buckets VALUES (?, ?)", (row for row in rows if row[1]))
 
     def objects(self, snapshot: int) -> Iterator[tuple[str, str, bytes]]:
         """(object_type, object_id, payload) of every object of sealed ``snapshot``, as text (and
         the payload as bytes), a bucket after the other, each in the order its objects were added."""
         with self._lock:
-            buckets = [bucket for (bucket,) in self._db.execute(f"SELECT bucket FROM {_buckets(snapshot)} ORDER BY bucket")]
-        for bucket in buckets:
+            keys = [key for (key,) in self._db.execute("SELECT key FROM buckets WHERE key >= ? AND key < ? ORDER BY key",
+                                                       (_key(snapshot), _key(snapshot + 1)))]
+        for key in keys:
             with self._lock:
-                (lines,) = self._db.execute(f"SELECT lines FROM {_buckets(snapshot)} WHERE bucket = ?",
-                                            (bucket,)).fetchone()
+                (lines,) = self._db.execute("SELECT lines FROM buckets WHERE key = ?", (key,)).fetchone()
             for object_type, object_id, payload in parse_lines(lines):
                 yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
 
@@ -363,13 +376,12 @@ class SnapshotStore:
     def _bucket(self, snapshot: int, bucket: int, buckets: int) -> bytes:
         """The lines of bucket ``bucket`` of sealed ``snapshot`` counted in ``buckets`` buckets (a
         divisor of its own: then those of its buckets that fold onto it)."""
-        table = _buckets(snapshot)
         return b"".join(lines for fine in range(bucket, self.buckets(snapshot), buckets)
-                        for (lines,) in self._db.execute(f"SELECT lines FROM {table} WHERE bucket = ?", (fine,)))
+                        for (lines,) in self._db.execute("SELECT lines FROM buckets WHERE key = ?", (_key(snapshot, fine),)))
 
     def _delete(self, ids: Iterable[int]) -> None:
         for snapshot in ids:
-            self._db.execute(f"DROP TABLE IF EXISTS {_buckets(snapshot)}")
+            self._db.execute("DELETE FROM buckets WHERE key >= ? AND key < ?", (_key(snapshot), _key(snapshot + 1)))
             self._db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot,))
 
     def _transaction(self) -> "_Transaction":
