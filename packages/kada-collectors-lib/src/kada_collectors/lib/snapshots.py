@@ -146,6 +146,20 @@ def _changed(old: "array[int]", new: "array[int]") -> list[int]:
     return changed
 
 
+def _merged(snapshot: int, runs: list[tuple[int, int, int]], first: int, end: int) -> list[tuple[int, bytes]]:
+    """The rows of buckets ``first`` to ``end`` (excluded) from each run. Sliced and joined by map
+    and zip: a bucket of each run is one step of C, not of Python."""
+    per_run = []
+    for spill, offsets_at, lines_at in runs:
+        offsets = array(_OFFSET)
+        size = offsets.itemsize
+        offsets.frombytes(os.pread(spill, (end - first + 1) * size, offsets_at + first * size))
+        piece, base = os.pread(spill, offsets[-1] - offsets[0], lines_at + offsets[0]), repeat(offsets[0])
+        per_run.append(map(piece.__getitem__, map(slice, map(sub, offsets[:-1], base), map(sub, offsets[1:], base))))
+    rows = zip(range(_key(snapshot, first), _key(snapshot, end)), map(b"".join, zip(*per_run)))
+    return [row for row in rows if row[1]]
+
+
 def _line_set(lines: bytes, objects: int) -> Optional[set[bytes]]:
     """The lines of a bucket as a set, split at each line end; None when an id holds a line end
     itself (more ends than objects), for which only the codec's parser is exact."""
@@ -303,28 +317,29 @@ class SnapshotStore:
 
     def _merge(self, snapshot: int, counts: "array[int]", runs: list[tuple[int, int, int]]) -> None:
         """The runs (file, offsets' position, lines' position) rewritten a bucket per row (each
-        bucket's lines as the runs have them, in order), about ``PENDING`` lines at a time."""
+        bucket's lines as the runs have them, in order), about ``PENDING`` lines at a time. SQLite
+        writes a group on a thread of its own (letting go of the GIL) while the next is sliced. A
+        snapshot left half sealed by an error is incomplete: discarded, or pruned by the next run."""
         first, held = 0, 0
-        for bucket, count in enumerate(counts):
-            if held and held + count > PENDING:
-                self._merge_group(snapshot, runs, first, bucket)
-                first, held = bucket, 0
-            held += count
-        if held:
-            self._merge_group(snapshot, runs, first, len(counts))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kada-snapshot-seal") as worker:
+            in_flight: Optional[Future] = None
+            for bucket, count in enumerate([*counts, PENDING + 1]):  # the last group ends at the sentinel
+                if held and held + count > PENDING:
+                    rows = _merged(snapshot, runs, first, bucket)
+                    if in_flight is not None:
+                        in_flight.result()
+                    in_flight = worker.submit(self._insert, rows)
+                    first, held = bucket, 0
+                held += count
+            if in_flight is not None:
+                in_flight.result()
 
-    def _merge_group(self, snapshot: int, runs: list[tuple[int, int, int]], first: int, end: int) -> None:
-        """Buckets ``first`` to ``end`` (excluded) of each run. Sliced and joined by map and zip:
-        a bucket of each run is one step of C, not of Python."""
-        per_run = []
-        for spill, offsets_at, lines_at in runs:
-            offsets = array(_OFFSET)
-            size = offsets.itemsize
-            offsets.frombytes(os.pread(spill, (end - first + 1) * size, offsets_at + first * size))
-            piece, base = os.pread(spill, offsets[-1] - offsets[0], lines_at + offsets[0]), repeat(offsets[0])
-            per_run.append(map(piece.__getitem__, map(slice, map(sub, offsets[:-1], base), map(sub, offsets[1:], base))))
-        rows = zip(range(_key(snapshot, first), _key(snapshot, end)), map(b"".join, zip(*per_run)))
-        self._db.executemany("INSERT INTO buckets VALUES (?, ?)", (row for row in rows if row[1]))
+    def _insert(self, rows: list[tuple[int, bytes]]) -> None:
+        """One group's rows, committed (within seal's transaction, which holds the store): the
+        log's checkpoints then come as the groups do, here, not all at the end."""
+        self._db.executemany("INSERT INTO buckets VALUES (?, ?)", rows)
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
 
     def objects(self, snapshot: int) -> Iterator[tuple[str, str, bytes]]:
         """(object_type, object_id, payload) of every object of sealed ``snapshot``, as text (and
