@@ -58,7 +58,7 @@ def run(store: SnapshotStore, folder: Path, number: int) -> tuple[bytes, bytes]:
     # store's own connection: it holds the file exclusively while open.
     snapshot = changes.writer.snapshot
     buckets = store.buckets(snapshot)
-    (blob,), = store._db.execute("SELECT digest FROM snapshots WHERE id = ?", (snapshot,))
+    (blob,), = store._db.execute("SELECT digest FROM digests WHERE snapshot = ?", (snapshot,))
     digest = array("Q", blob)
     chunks = b"".join(b"%d %d %d\n" % (bucket, digest[2 * bucket], digest[2 * bucket + 1])
                       + store._bucket(snapshot, bucket, buckets) for bucket in range(buckets) if digest[2 * bucket])

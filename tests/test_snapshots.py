@@ -30,7 +30,8 @@ def _field(text):
 
 
 def test_order_does_not_matter_and_every_change_is_found(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshots, "PENDING", 1000)  # several chunks per bucket
+    monkeypatch.setattr(snapshots, "PENDING", 1000)  # several runs, merged in several groups
+    monkeypatch.setattr(snapshots, "GROUP", 1000)
     store = SnapshotStore(tmp_path / "s.sqlite")
     before = catalog(5000)
     old = saved(store, "2026-01-01 00:00:00", before)
@@ -130,7 +131,8 @@ def test_buckets_follow_the_catalog_and_snapshots_of_other_counts_compare(tmp_pa
     """The number of buckets comes from the snapshot before; a diff across two numbers folds the
     finer one, and gives the events in the same order as between equal numbers."""
     monkeypatch.setattr(snapshots, "OBJECTS_PER_BUCKET", 4)
-    monkeypatch.setattr(snapshots, "PENDING", 700)  # several runs, merged into several groups
+    monkeypatch.setattr(snapshots, "PENDING", 700)  # several runs, merged in several groups
+    monkeypatch.setattr(snapshots, "GROUP", 700)
     store = SnapshotStore(tmp_path / "s.sqlite")
     before = plain(3000)
     first = saved(store, "2026-01-01 00:00:00", before)
@@ -150,6 +152,7 @@ def test_buckets_follow_the_catalog_and_snapshots_of_other_counts_compare(tmp_pa
 
 def test_a_snapshot_of_several_writers_and_runs_holds_each_object_once(tmp_path, monkeypatch):
     monkeypatch.setattr(snapshots, "PENDING", 500)
+    monkeypatch.setattr(snapshots, "GROUP", 500)
     store = SnapshotStore(tmp_path / "s.sqlite")
     objects = plain(4000)
     one = saved(store, "2026-01-01 00:00:00", objects)
