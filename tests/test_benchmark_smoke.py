@@ -179,3 +179,26 @@ def test_relation_catalog_benchmark_compares_both_catalogs(pg18, tmp_path):
         assert all(f[key] > 0 for f in (packed, plain)
                    for key in ("load_seconds", "lookup_us_qualified", "lookup_us_unqualified"))
         assert figures["packed_over_dict"]["held_bytes"] < 1
+
+
+def test_snapshot_diff_benchmark_measures_two_tiny_catalogs(tmp_path):
+    """benchmarks/snapshot_diff.py at two tiny sizes, the installed store against a copy of it given
+    as another module: the events it diffs are those it made, and every figure is there."""
+    from kada_collectors.lib import snapshots
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARK.with_name("snapshot_diff.py")), "--sizes", "3000", "6000", "--repeat", "2",
+         "--compare", snapshots.__file__, "--results-dir", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "largest/smallest" in result.stdout
+    (path,) = tmp_path.glob("*-snapshot_diff.json")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["stores"].keys() == {"installed", "compared"} and len(report["load"]["after"]) == 3
+    for store in report["stores"].values():
+        assert [size["objects"] for size in store["sizes"]] == [3000, 6000]
+        for size in store["sizes"]:
+            assert size["events_unchanged"] == {}
+            assert size["events_changed"] == {"ALTERED": 100, "CREATED": 65, "DROPPED": 65}
+            assert size["diff_changed_ms"] > size["diff_unchanged_ms"] > 0 and size["write_us_per_object"] > 0
+            assert 10 < size["write_peak_rss_mb"] < 500 and 10 < size["diff_peak_rss_mb"] < 500
+        assert all(store["ratios_largest_over_smallest"][key] > 0 for key in ("diff_changed_ms", "write_peak_rss_mb"))

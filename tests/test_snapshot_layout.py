@@ -1,9 +1,11 @@
 """The snapshot's byte layout (a server record: checksums, then OBJECT_TYPE, OBJECT_ID; a stored
 line: type, id, checksums) has one codec: what a run stores and the events it writes stay byte for
 byte what the layout's first version made (``tests/snapshots/``, written by that version from
-these same records)."""
+these same records). The store's own storage changed since (runs sealed into groups of buckets,
+digests in an array): the reference's chunks are read back a bucket at a time, as the diff does."""
 
 import zlib
+from array import array
 from pathlib import Path
 
 from kada_collectors.extractors.postgres.events import COMPARED, ChangeEvents
@@ -52,9 +54,14 @@ def run(store: SnapshotStore, folder: Path, number: int) -> tuple[bytes, bytes]:
     events = Path(part.path).read_bytes()
     part.discard()
     out.discard()
-    # Through the store's own connection: it holds the file exclusively while open.
-    chunks = b"".join(b"%d %d %d\n" % (bucket, objects, digest) + lines for bucket, objects, digest, lines in store._db.execute(
-        f"SELECT bucket, objects, digest, lines FROM chunks_{changes.writer.snapshot} ORDER BY bucket, rowid"))
+    # Per bucket holding anything: its number, objects, CRC-32 sum, then its lines. Through the
+    # store's own connection: it holds the file exclusively while open.
+    snapshot = changes.writer.snapshot
+    buckets = store.buckets(snapshot)
+    (blob,), = store._db.execute("SELECT digest FROM digests WHERE snapshot = ?", (snapshot,))
+    digest = array("Q", blob)
+    chunks = b"".join(b"%d %d %d\n" % (bucket, digest[2 * bucket], digest[2 * bucket + 1])
+                      + store._bucket(snapshot, bucket, buckets) for bucket in range(buckets) if digest[2 * bucket])
     return chunks, events
 
 

@@ -3,7 +3,7 @@
 The server checksums the compared fields of every metadata row (``CHECKSUMS``, 4 bytes per
 field in hex, sent ahead of the row in the same COPY); ``watch`` takes that column off as the rows
 stream to the file and keeps, per object, its identity and those checksums in the snapshot store. After
-the database's statements, the store diffs the two snapshots (a bucket of objects at a time) into
+the database's statements, the store diffs the two snapshots (only the buckets that changed) into
 CREATED, ALTERED (naming the fields that changed) and DROPPED events; on a first run, with nothing
 to diff against, every object is written CREATED as it streams by. Planner estimates and sizes
 are not compared: they move without anyone altering anything. View definitions are compared by
@@ -102,6 +102,8 @@ class ChangeEvents:
         for writer in self._writers:
             writer.flush()
         self.writer.flush()
+        # Part of writing the snapshot, not of the diff: its runs merged, its digest stored.
+        self.store.seal(self.writer.snapshot)
         if self.baseline is None:
             return []
         for event, object_type, object_id, old, new in self.store.diff(self.baseline, self.writer.snapshot):
