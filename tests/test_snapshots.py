@@ -186,3 +186,20 @@ def test_the_number_of_buckets_keeps_them_to_a_size():
     for objects in (520_000, 2_600_000, 13_000_000):
         buckets = snapshots.bucket_count(objects)
         assert per / 2 < objects / buckets <= per, objects
+
+
+def test_a_snapshot_read_in_shares_gives_each_object_once(tmp_path):
+    """``part`` (what the usage extract joins its rows with, a share at a time): the shares of any
+    count up to the fewest buckets hold every object once, each in the share ``bucket_of`` names."""
+    store = SnapshotStore(tmp_path / "s.sqlite")
+    given = {("TABLE", f'"s{n % 7}"."t ""{n}"""', f"payload {n}".encode()) for n in range(3000)}
+    writer = store.begin("usage", "h", "db", "2026-01-01 00:00:00")
+    writer.add_text(sorted(given))
+    store.complete(writer, "usage", "h", "db", "2026-01-01 00:00:00")
+    snapshot = store.find("usage", "h", "db", "2026-01-01 00:00:00")
+    for parts in (1, 16, snapshots.MIN_BUCKETS):
+        shares = [list(store.part(snapshot, share, parts)) for share in range(parts)]
+        assert sorted(o for share in shares for o in share) == sorted(given)
+        assert all(snapshots.bucket_of(object_id, parts) == share
+                   for share, objects in enumerate(shares) for _, object_id, _ in objects)
+    store.close()

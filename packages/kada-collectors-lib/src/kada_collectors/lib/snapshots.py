@@ -104,6 +104,12 @@ def is_disk_full(error: BaseException) -> bool:
     return isinstance(error, sqlite3.Error) and "disk is full" in str(error)
 
 
+def bucket_of(object_id: str, buckets: int) -> int:
+    """The bucket of the object with id ``object_id`` among ``buckets`` (a power of two): that of
+    ``SnapshotWriter.add``, which computes it inline."""
+    return zlib.crc32(field(object_id)) % buckets
+
+
 def _key(snapshot: int, bucket: int = 0) -> int:
     """The row of a bucket of a sealed snapshot: the snapshot's rows follow each other, so that a
     small snapshot shares its pages with others and a range of keys is one snapshot."""
@@ -359,6 +365,15 @@ class SnapshotStore:
             for object_type, object_id, payload in parse_lines(lines):
                 yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
 
+    def part(self, snapshot: int, part: int, parts: int) -> Iterator[tuple[str, str, bytes]]:
+        """(object_type, object_id, payload), as ``objects`` gives them, of the objects of sealed
+        ``snapshot`` in bucket ``part`` of ``parts`` (a power of two up to ``MIN_BUCKETS``; see
+        ``bucket_of``): a share of a snapshot read without holding the rest."""
+        with self._lock:
+            lines = self._bucket(snapshot, part, parts)
+        for object_type, object_id, payload in parse_lines(lines):
+            yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
+
     def diff(self, old: int, new: int) -> Iterator[tuple[str, bytes, bytes, Optional[bytes], Optional[bytes]]]:
         """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
         ``new``, as stored (bytes: type and id CSV-quoted, payloads in hex), in the order of
@@ -524,4 +539,4 @@ class _Transaction:
             self._lock.release()
 
 
-__all__ = ["SnapshotStore", "changed_fields", "is_disk_full"]
+__all__ = ["SnapshotStore", "bucket_of", "changed_fields", "is_disk_full"]

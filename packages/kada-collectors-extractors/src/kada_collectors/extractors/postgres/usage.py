@@ -18,13 +18,17 @@ A first run (no snapshot at the window's start) reports the counters since the l
 scan) are reported as they stand at the window's end, in ``STATE``.
 """
 
+import contextlib
+import os
 import re
+import tempfile
 from datetime import datetime, timezone
 from typing import Optional
 
 import orjson
 from psycopg import sql
 
+from kada_collectors.lib.snapshots import bucket_of
 from kada_collectors.lib.writer import format_value
 
 KIND = "usage"
@@ -40,6 +44,9 @@ NOT_COUNTERS = GAUGES | IDENTITY
 POSTMASTER_START, TRACK_FUNCTIONS, STATS_RESET = "postmaster_start_time", "track_functions", "stats_reset"
 RESET_MOMENTS = (STATS_RESET, POSTMASTER_START)
 HANDED_OVER = 2000  # snapshot lines handed over at a time
+# The rows are joined with the start snapshot a share at a time (a power of two, at most the
+# store's fewest buckets): memory holds a sixteenth of the snapshot's payloads.
+PARTS = 16
 _MOMENT = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d)(?::?(\d\d))?(?::\d\d)?$")
 
 
@@ -81,32 +88,56 @@ class WindowUsage:
 
     def read(self, conn, query: str, part) -> None:
         """Run ``query`` (USAGE_SQL, rendered) on ``conn``, write the window's rows into ``part``
-        and keep the counters as this window's end snapshot. The rows stream through
-        COPY; memory holds the baseline's compact payloads, not the rows."""
-        baseline = self._baseline()
+        and keep the counters as this window's end snapshot. Memory stays flat whatever the
+        catalog: the rows stream through COPY into ``PARTS`` temporary files beside the part, by
+        the bucket of their id, and each file is then joined with the same share of the start
+        snapshot, one at a time (the database's own row first: it tells whether all was reset)."""
+        found = self.store.find(KIND, self.host, self.dbname, self.start_hwm)
         self._writer = self.store.begin(KIND, self.host, self.dbname, self.end_hwm)
-        context, early, kept = None, [], []
-        # COPY, as the other statements are read: rows stream, and the server's log shows only the
-        # tagged statement (a server-side cursor's FETCH and CLOSE would carry no tag).
+        with contextlib.ExitStack() as stack:
+            spills = [stack.enter_context(tempfile.TemporaryFile(dir=os.path.dirname(part.path), prefix=".kada-usage-"))
+                      for _ in range(PARTS)]
+            database = self._spill(conn, query, spills)
+            # The database's row, with the share of the start snapshot its id is in.
+            start = self._share(found, bucket_of(database[0][1], PARTS)) if database else self._share(found, None)
+            context = self._context(start, database)
+            kept = [self._write(part, start, context, *database)] if database else []
+            for share, spill in enumerate(spills):
+                baseline = self._share(found, share)
+                spill.seek(0)
+                for line in spill:  # one row a line: JSON escapes line ends
+                    object_type, object_id, values = orjson.loads(line)
+                    key = (object_type, object_id)
+                    kept.append(self._write(part, baseline, context, key, split(*orjson.loads(values))))
+                    if len(kept) >= HANDED_OVER:
+                        self._writer.add_text(kept)
+                        kept = []
+        self._writer.add_text(kept)
+        self._warn(found is None, context[0], context[1])
+
+    def _spill(self, conn, query: str, spills) -> "Optional[tuple]":
+        """Stream ``query``'s rows into ``spills`` by the bucket of their ids; return the
+        database's own row, parsed, or None. COPY, as the other statements are read: the server's
+        log shows only the tagged statement (a server-side cursor's FETCH would carry no tag)."""
+        database = None
         with conn.cursor() as cursor, cursor.copy(sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(query))) as copy:
             copy.set_types(["text", "text", "text"])
             for object_type, object_id, values in copy.rows():
-                row = ((object_type, object_id), split(*orjson.loads(values)))
-                if context is None and object_type != DATABASE:
-                    early.append(row)  # until the database's own row tells whether all was reset
-                    continue
-                if context is None:
-                    context = self._context(baseline, row)
-                rows, early = [row, *early], []
-                kept += (self._write(part, baseline, context, *row) for row in rows)
-                if len(kept) >= HANDED_OVER:
-                    self._writer.add_text(kept)
-                    kept = []
-        if context is None:  # a statement that returned no DATABASE row
-            context = self._context(baseline, None)
-            kept += (self._write(part, baseline, context, *row) for row in early)
-        self._writer.add_text(kept)
-        self._warn(baseline is None, context[0], context[1])
+                if object_type == DATABASE:
+                    database = ((object_type, object_id), split(*orjson.loads(values)))
+                else:
+                    spills[bucket_of(object_id, PARTS)].write(orjson.dumps((object_type, object_id, values)) + b"\n")
+        return database
+
+    def _share(self, found: "Optional[int]", share: "Optional[int]") -> "Optional[dict]":
+        """{(type, id): payload} of the start snapshot's objects in bucket ``share`` of ``PARTS``
+        (none for None); None without a start snapshot. Each payload is parsed when its object's
+        row comes."""
+        if found is None:
+            return None
+        if share is None:
+            return {}
+        return {(t, i): payload for t, i, payload in self.store.part(found, share, PARTS)}
 
     def _context(self, baseline, database) -> tuple:
         """(whole-database reset moment or None, the database's state now and in the baseline)."""
@@ -131,14 +162,6 @@ class WindowUsage:
         part.write_text((*key, self.host, self.dbname, self.start_hwm, self.end_hwm, since or "", mark, _json(counts),
                          _json(state)))
         return (*key, line)
-
-    def _baseline(self) -> "Optional[dict]":
-        """{(type, id): payload} of the snapshot at the window's start, None without one; each
-        payload is parsed when its object's row comes."""
-        found = self.store.find(KIND, self.host, self.dbname, self.start_hwm)
-        if found is None:
-            return None
-        return {(t, i): payload for t, i, payload in self.store.objects(found)}
 
     def _delta(self, baseline, whole, db_state, old_db_state, key, counters, state):
         """(mark, counts since, counts) of one object."""
