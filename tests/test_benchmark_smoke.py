@@ -74,8 +74,8 @@ def _assert_scale_measures(run, plain, listed):
     assert scheduled["first"]["files"]["events"]["rows"] == plain["files"]["metadata"]["rows"]  # all CREATED
     assert unchanged["files"]["events"]["rows"] == unchanged["change_events"]["diffed"] == 0
     assert changed["files"]["events"]["rows"] == changed["change_events"]["diffed"] == 5
-    for steady in (unchanged, changed):
-        assert 0 < steady["change_events"]["diff_seconds"] <= steady["change_events"]["write_seconds"] < steady["run_seconds"]
+    for steady in (unchanged, changed):  # nothing changed: the diff compares two hashes, under 0.1 ms
+        assert 0 <= steady["change_events"]["diff_seconds"] <= steady["change_events"]["write_seconds"] < steady["run_seconds"]
 
     cost = run["server_cost"]
     assert cost["longest_statement"]["seconds"] > 0 and cost["samples"] > 0
