@@ -99,16 +99,17 @@ class WindowUsage:
                       for _ in range(PARTS)]
             database = self._spill(conn, query, spills)
             # The database's row, with the share of the start snapshot its id is in.
-            start = self._share(found, bucket_of(database[0][1], PARTS)) if database else self._share(found, None)
+            start = self._share(found, bucket_of(database[0][1], PARTS) if database else 0)
             context = self._context(start, database)
             kept = [self._write(part, start, context, *database)] if database else []
             for share, spill in enumerate(spills):
                 baseline = self._share(found, share)
                 spill.seek(0)
-                for line in spill:  # one row a line: JSON escapes line ends
-                    object_type, object_id, values = orjson.loads(line)
-                    key = (object_type, object_id)
-                    kept.append(self._write(part, baseline, context, key, split(*orjson.loads(values))))
+                for line in spill:
+                    key, values = line.split(b"\t", 1)
+                    object_type, object_id = orjson.loads(key)
+                    kept.append(self._write(part, baseline, context, (object_type, object_id),
+                                            split(*orjson.loads(values))))
                     if len(kept) >= HANDED_OVER:
                         self._writer.add_text(kept)
                         kept = []
@@ -125,18 +126,17 @@ class WindowUsage:
             for object_type, object_id, values in copy.rows():
                 if object_type == DATABASE:
                     database = ((object_type, object_id), split(*orjson.loads(values)))
-                else:
-                    spills[bucket_of(object_id, PARTS)].write(orjson.dumps((object_type, object_id, values)) + b"\n")
+                else:  # a line each: the key (JSON, no tab in it), a tab, the JSON as the server wrote it;
+                    # a line end in JSON is only ever whitespace (one in a string is escaped)
+                    spills[bucket_of(object_id, PARTS)].write(b"%b\t%b\n" % (
+                        orjson.dumps((object_type, object_id)), values.replace("\n", " ").encode("utf-8")))
         return database
 
-    def _share(self, found: "Optional[int]", share: "Optional[int]") -> "Optional[dict]":
-        """{(type, id): payload} of the start snapshot's objects in bucket ``share`` of ``PARTS``
-        (none for None); None without a start snapshot. Each payload is parsed when its object's
-        row comes."""
+    def _share(self, found: "Optional[int]", share: int) -> "Optional[dict]":
+        """{(type, id): payload} of the start snapshot's objects in bucket ``share`` of ``PARTS``;
+        None without a start snapshot. Each payload is parsed when its object's row comes."""
         if found is None:
             return None
-        if share is None:
-            return {}
         return {(t, i): payload for t, i, payload in self.store.part(found, share, PARTS)}
 
     def _context(self, baseline, database) -> tuple:
