@@ -20,7 +20,8 @@ from collect import HOST, Extract, extractor_config, run_extract
 from conftest import LOW_PRIVILEGE_USER, create_low_privilege_role
 from test_doctor import cli, lines_of, write_config
 from kada_collectors.extractors.postgres import Extractor
-from kada_collectors.lib.errors import ConfigError
+from kada_collectors.extractors.postgres.usage import expand_columns
+from kada_collectors.lib.errors import ConfigError, ExtractError
 from kada_collectors.lib.hwm import HWM_FORMAT, now_hwm
 from kada_collectors.lib.validate import validate_folder
 
@@ -139,12 +140,13 @@ def test_known_work_gives_exactly_its_deltas(pg_server, tmp_path):
     assert scanned["COUNTERS"]["seq_scan"] == SEQ_SCANS
     assert scanned["COUNTERS"]["seq_tup_read"] == SEQ_SCANS * SCANNED_ROWS
     assert scanned["STATE"]["n_live_tup"] == SCANNED_ROWS
-    assert keyed["COUNTERS"]["idx_scan"] == INDEX_SCANS and keyed["COUNTERS"]["seq_scan"] == 0
+    assert keyed["COUNTERS"]["idx_scan"] == INDEX_SCANS and "seq_scan" not in keyed["COUNTERS"]  # not zero: left out
     assert rows[_id(dbname, "keyed_pkey")]["COUNTERS"]["idx_scan"] == INDEX_SCANS
     assert rows[_id(dbname, "keyed_pkey")]["OBJECT_TYPE"] == "INDEX"
     assert inserted["COUNTERS"]["n_tup_ins"] == INSERTS
-    assert not any(rows[_id(dbname, "untouched")]["COUNTERS"].values())
-    assert rows[_id(dbname, "untouched_pkey")]["COUNTERS"]["idx_scan"] == 0
+    # Nothing touched: every counter left out, the state as it stands.
+    assert rows[_id(dbname, "untouched")]["COUNTERS"] == {} == rows[_id(dbname, "untouched_pkey")]["COUNTERS"]
+    assert rows[_id(dbname, "untouched")]["STATE"]["n_live_tup"] == 0
     function = rows[_id(dbname, "bump(integer)")]
     assert (function["OBJECT_TYPE"], function["COUNTERS"]["calls"]) == ("FUNCTION", CALLS)
     assert rows[f'"{HOST}".{dbname}']["OBJECT_TYPE"] == "DATABASE"
@@ -175,6 +177,26 @@ def test_a_reset_between_windows_is_reported_not_subtracted(pg_server, tmp_path)
     assert "were reset in the window" in warnings
     assert "track_functions is off" in warnings
     assert not [r for r in rows.values() if r["OBJECT_TYPE"] == "FUNCTION"]
+
+
+def test_one_table_reset_is_that_tables_alone(pg_server, tmp_path):
+    dbname = _lab(pg_server, "usage_one_reset_lab")
+    output = tmp_path / "out"
+    _work(pg_server, dbname)
+    first_end = now_hwm()
+    run_extract(pg_server, [dbname], output, window=(None, first_end), meta_only=False)
+    pg_server.execute("SELECT pg_stat_reset_single_table_counters('lab.scanned'::regclass)", dbname)
+    _wait_until(pg_server, dbname, lambda seq_scan: seq_scan == 0)
+    _work(pg_server, dbname, seq_scans=1)
+    second = run_extract(pg_server, [dbname], output, window=(first_end, _next_hwm(first_end)), meta_only=False)
+    rows = _usage(second, dbname)
+    scanned, keyed = rows[_id(dbname, "scanned")], rows[_id(dbname, "keyed")]
+    # Counted since its reset: the one scan, not the rows inserted before it.
+    assert (scanned["BASELINE"], scanned["COUNTERS"].get("seq_scan"), "n_tup_ins" in scanned["COUNTERS"]) == \
+        ("RESET", 1, False)
+    assert (keyed["BASELINE"], keyed["COUNTERS"]["idx_scan"]) == ("SNAPSHOT", INDEX_SCANS)
+    assert {r["BASELINE"] for k, r in rows.items() if k != _id(dbname, "scanned")} == {"SNAPSHOT"}
+    assert not any("were reset in the window" in w for w in second.manifest["warnings"])
 
 
 def test_profile_from_the_planners_statistics(pg_server, tmp_path):
@@ -269,6 +291,20 @@ def test_a_planted_string_reaches_no_file(pg_server, tmp_path):
     assert any(r["OBJECT_ID"] == _id(dbname, "dist.secret") for r in extract.rows("profile"))
     written = [p for p in [*output.rglob("*"), *output.parent.glob(".*snapshots*")] if p.is_file()]
     assert written and not [p for p in written if PLANTED.encode() in p.read_bytes()]
+
+
+def test_the_views_columns_are_sorted_by_the_server_it_runs_on(pg_server):
+    text = "SELECT {usage_columns(s pg_stat_all_tables, io pg_statio_all_tables, 'x' AS note)} FROM pg_stat_all_tables s " \
+           "JOIN pg_statio_all_tables io USING (relid) WHERE s.relname = 'pg_class'"
+    with psycopg.connect(pg_server.dsn()) as conn:
+        counters, state = conn.execute(expand_columns(text, conn)).fetchone()
+        with pytest.raises(ExtractError, match="'alias view' or 'expression AS name'.*'pg_stat_all_tables'"):
+            expand_columns("SELECT {usage_columns(pg_stat_all_tables)}", conn)
+    # Counters: numbers that only grow, those that moved (zeros left out); the rest is the state.
+    assert all(type(value) in (int, float) and value > 0 for value in counters.values())
+    assert {"n_live_tup", "last_autovacuum", "note"} <= state.keys() and state["note"] == "x"
+    assert not {"relid", "schemaname", "relname"} & (state.keys() | counters.keys())
+    assert not {"n_live_tup", "n_dead_tup", "last_autovacuum", "note"} & counters.keys()
 
 
 def test_the_switches(pg18, tmp_path):

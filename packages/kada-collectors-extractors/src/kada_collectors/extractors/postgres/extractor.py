@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
 import psycopg
-from psycopg import IsolationLevel, pq, sql
+from psycopg import IsolationLevel, sql
 
 from kada_collectors.lib import __version__
 from kada_collectors.lib.config import settings_for_manifest
@@ -38,11 +38,12 @@ from .session import (RETRYABLE, DatabaseUnavailable, connect, explain_query_err
 from .settings import SETTINGS, validate_config
 from .shared_snapshot import (MAX_SESSIONS_PER_DATABASE, Lane, LaneFailed, NoSharedSnapshot, SessionBudget,
                               open_helpers, run_lanes, share_snapshot)
-from .statements import EXISTS_NOW, NAMED_STATEMENTS, OPTIONAL_EXTRACTS, StatementSet, tagged
-from .usage import WindowUsage
+from .statements import (EXISTS_NOW, MOMENT_OIDS, NAMED_STATEMENTS, OPTIONAL_EXTRACTS, StatementSet, contract_moment,
+                         describe, tagged)
+from .usage import WindowUsage, expand_columns
 
 SOURCE = "postgres"
-BOOL_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID, JSON_OID, JSONB_OID = 16, 1114, 1184, 114, 3802
+BOOL_OID, JSON_OID, JSONB_OID = 16, 114, 3802
 # The name of the collector's savepoints: recognisable in query logs as its own.
 SAVEPOINT = "kada_statement"
 # Batches of one statement run again because DDL got in their way (see _read): each rerun after
@@ -514,8 +515,9 @@ class Extractor:
     def _read_usage(self, conn, name, values, part, usage):
         """USAGE_SQL's counters, as the window's deltas (usage.py), in a savepoint like any statement;
         returns the warnings for the manifest."""
-        query = self._statements.render(name, values, conn)
         with conn.transaction(SAVEPOINT, force_rollback=True), conn.cursor() as cur:
+            # The views' columns as this server has them (usage.expand_columns).
+            query = expand_columns(self._statements.render(name, values, conn), conn)
             self._columns(cur, name, query)
             usage.read(conn, query, part)
         return usage.warnings
@@ -656,7 +658,7 @@ class Extractor:
         key = (name, conn.info.server_version) if self._statements.is_shipped(name) else None
         columns = self._described.get(key)
         if columns is None:
-            columns = _described(conn, query)
+            columns = describe(conn, query)
             self._statements.check_columns(name, [column for column, _ in columns])
             if key is not None:
                 self._described[key] = columns
@@ -693,17 +695,6 @@ def _with_batch(values, keys):
     return (*values, None if keys is None else _oid_array(keys))
 
 
-def _described(conn, query):
-    """(name, type OID) of each column of ``query``, as the server describes it once parsed: the
-    protocol's Describe, so the statement is not planned (planning a catalog statement twice cost
-    more than running the smaller ones)."""
-    pgconn = conn.pgconn
-    for result in (pgconn.prepare(b"", query.encode(conn.info.encoding)), pgconn.describe_prepared(b"")):
-        if result.status != pq.ExecStatus.COMMAND_OK:
-            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
-    return [(result.fname(i).decode(conn.info.encoding), result.ftype(i)) for i in range(result.nfields)]
-
-
 def _rendered(column, type_oid, redacted=None):
     """A column as the contract writes it, rendered by the server: Y/N, UTC times, '' for NULL,
     secrets redacted when ``redacted`` says what text the column holds (lib/redact.py's
@@ -711,10 +702,8 @@ def _rendered(column, type_oid, redacted=None):
     value = sql.SQL("q.{}").format(column)
     if type_oid == BOOL_OID:
         text = sql.SQL("CASE WHEN {0} THEN 'Y' WHEN NOT {0} THEN 'N' END").format(value)
-    elif type_oid in (TIMESTAMPTZ_OID, TIMESTAMP_OID):
-        moment = sql.SQL("({} AT TIME ZONE 'UTC')" if type_oid == TIMESTAMPTZ_OID else "{}").format(value)
-        text = sql.SQL("to_char({0}, CASE WHEN extract(microseconds FROM {0})::bigint % 1000000 = 0 "
-                       "THEN 'YYYY-MM-DD HH24:MI:SS' ELSE 'YYYY-MM-DD HH24:MI:SS.US' END)").format(moment)
+    elif type_oid in MOMENT_OIDS:
+        text = contract_moment(value, type_oid)
     else:
         text = sql.SQL("{}::text").format(value)
     if redacted:

@@ -52,12 +52,12 @@ _MACRO = re.compile(r"\{(object_id|server_object_id)\((.*?)\)\}", re.DOTALL)
 def expand_object_ids(text: str) -> str:
     """``text`` with its id macros written out as SQL (``sql_object_id``)."""
     def expand(match: re.Match[str]) -> str:
-        names = _split_arguments(match.group(2))
+        names = split_arguments(match.group(2))
         return sql_object_id(*(["current_database()"] if match.group(1) == "object_id" else []), *names)
     return _MACRO.sub(expand, text)
 
 
-def _split_arguments(text: str) -> list[str]:
+def split_arguments(text: str) -> list[str]:
     """The comma-separated SQL expressions of ``text``, commas within parentheses kept."""
     arguments: list[str] = []
     current: list[str] = []

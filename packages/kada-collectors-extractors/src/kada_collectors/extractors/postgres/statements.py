@@ -20,7 +20,8 @@ statement. A replacement without ``{3}`` always runs in one piece.
 The shipped statements write an object's id as ``{object_id(n.nspname, c.relname)}`` (an object of
 the database) or ``{server_object_id(r.rolname)}`` (a role, a database): ``ids.py`` holds the one
 definition, and these are written out when a statement is loaded, so ``get()`` and the server see
-plain SQL.
+plain SQL. ``USAGE_SQL``'s ``{usage_columns(...)}`` depend on the server's major: they are written
+out when it runs (``usage.expand_columns``), and ``get()`` shows them as they are.
 """
 
 import re
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from psycopg import sql
+import psycopg
+from psycopg import pq, sql
 
 from kada_collectors.lib.contract import EXTRACT_COLUMNS
 from kada_collectors.lib.errors import ExtractError
@@ -146,8 +148,8 @@ DATABASE_WIDE_PRESENT = _any("pg_publication", "pg_foreign_data_wrapper", "pg_fo
 OBJECT_LINKS_PRESENT = f"{TABLE_ATTACHMENTS_PRESENT} OR {DATABASE_WIDE_PRESENT} OR {_any('pg_foreign_table')}"
 
 
-# What USAGE_SQL returns: each object's cumulative statistics, as the views name them.
-USAGE_COUNTERS = ("OBJECT_TYPE", "OBJECT_ID", "COUNTERS")
+# What USAGE_SQL returns: each object's counters that are not zero and its state, as the views name them.
+USAGE_COUNTERS = ("OBJECT_TYPE", "OBJECT_ID", "COUNTERS", "STATE")
 # Extracts written only when their setting (or meta_only false) turns them on.
 OPTIONAL_EXTRACTS = ("profile", "usage")
 
@@ -188,6 +190,30 @@ NAMED_STATEMENTS = (
     NamedStatement("ROLES_SQL", "roles"),  # the server's: only the first database's rows are kept
 )
 BY_NAME = {s.name: s for s in NAMED_STATEMENTS}
+
+
+# Types whose values the contract writes as times in UTC (timestamp with and without time zone).
+TIMESTAMP_OID, TIMESTAMPTZ_OID = 1114, 1184
+MOMENT_OIDS = (TIMESTAMPTZ_OID, TIMESTAMP_OID)
+
+
+def describe(conn: psycopg.Connection, query: str) -> "list[tuple[str, int]]":
+    """(name, type OID) of each column of ``query``, as the server describes it once parsed: the
+    protocol's Describe, so the statement is not planned (planning a catalog statement twice cost
+    more than running the smaller ones)."""
+    pgconn = conn.pgconn
+    for result in (pgconn.prepare(b"", query.encode(conn.info.encoding)), pgconn.describe_prepared(b"")):
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    return [((result.fname(i) or b"").decode(conn.info.encoding), result.ftype(i)) for i in range(result.nfields)]
+
+
+def contract_moment(value: sql.Composable, type_oid: int) -> sql.Composable:
+    """SQL of the text the contract writes for ``value``, a time of type ``type_oid``
+    (``MOMENT_OIDS``): UTC, microseconds only when there are some (lib/writer.py's format_value)."""
+    moment = sql.SQL("({} AT TIME ZONE 'UTC')" if type_oid == TIMESTAMPTZ_OID else "{}").format(value)
+    return sql.SQL("to_char({0}, CASE WHEN extract(microseconds FROM {0})::bigint % 1000000 = 0 "
+                   "THEN 'YYYY-MM-DD HH24:MI:SS' ELSE 'YYYY-MM-DD HH24:MI:SS.US' END)").format(moment)
 
 
 def load_default(name: str) -> str:
