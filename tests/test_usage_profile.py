@@ -242,10 +242,16 @@ def test_profile_sends_the_columns_of_tables_analysed_in_the_window(pg_server, t
     the tables analysed in it (or whose last analyse the server forgot), every table's row, and
     says on each which it is."""
     dbname = _lab(pg_server, "profile_window_lab")
+    # Another schema's table of the same name (schema-per-tenant databases repeat them), analysed
+    # before the windows below: its columns are in the first window's file only.
+    pg_server.execute("CREATE SCHEMA other; CREATE TABLE other.keyed AS SELECT * FROM lab.keyed; ANALYZE other.keyed",
+                      dbname)
+    other_keyed = f'"{HOST}".{dbname}.other.keyed'
     output = tmp_path / "out"
     first = run_extract(pg_server, [dbname], output, window=(None, now_hwm()), meta_only=False)
     tables, profiled = _profile(first, dbname)
     assert tables["dist"] == "Y" and profiled == {"dist"}  # a first window: every table analysed since
+    assert {r["PARENT_ID"] for r in first.rows("profile") if r["OBJECT_TYPE"] == "COLUMN"} >= {other_keyed}
 
     # A window that starts after the last ANALYZE (a minute is left for clocks that differ): the
     # tables' rows, no columns.
@@ -270,6 +276,7 @@ def test_profile_sends_the_columns_of_tables_analysed_in_the_window(pg_server, t
                                                                 _hwm_in(3)), meta_only=False)
     tables, profiled = _profile(analysed, dbname)
     assert (tables["keyed"], tables["dist"], profiled) == ("Y", "N", {"keyed"})
+    assert not [r for r in analysed.rows("profile") if r["PARENT_ID"] == other_keyed]  # same name, not analysed
 
     # The server forgot when the tables were analysed (a statistics reset; a crash or a failover
     # alike): those with statistics are sent, whatever the window.

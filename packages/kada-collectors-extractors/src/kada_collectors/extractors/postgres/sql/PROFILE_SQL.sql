@@ -11,10 +11,13 @@
 -- statistics are data values and are never read. pg_stats shows only the columns the role may
 -- SELECT. A negative n_distinct is a fraction of the rows (-1: every value distinct): it is turned
 -- into a count with the table's row estimate, and marked as estimated.
--- pg_stats checks the role's privilege on every column it passes (about 5 us each): the tables'
--- names are pushed into it (it is a security barrier view; name equality is leakproof, so the
--- planner moves the condition inside), so it checks only the included tables' columns. It names
--- its tables and gives no OID: its rows are joined to the tables by name, each side read once.
+-- pg_stats checks the role's privilege on every column it passes (about 5 us each), and it names
+-- its tables without an OID. So it is read once per included table, that table's schema and name
+-- pushed into it (a security barrier view; name equality is leakproof, so the planner moves the
+-- condition inside): it finds the table by pg_class's index on (relname, relnamespace) and checks
+-- only its columns. OFFSET 0 keeps the subquery per table: joined whole, the view checked every
+-- column of the database, and pushing the names alone matched every schema's table of that name
+-- (schema-per-tenant databases repeat them).
 WITH t AS MATERIALIZED (
     SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED_TABLE' WHEN 'm' THEN 'MATERIALIZED_VIEW'
                           ELSE 'FOREIGN_TABLE' END AS kind,
@@ -35,11 +38,6 @@ WITH t AS MATERIALIZED (
     SELECT t.*, coalesce(t.analyzed >= {1}::timestamp AT TIME ZONE 'UTC' - interval '1 minute', t.counted, false)
                 AS columns_included
     FROM t
-), s AS MATERIALIZED (
-    SELECT schemaname, tablename, attname, inherited, null_frac, n_distinct, avg_width, correlation
-    FROM pg_stats
-    WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-      AND tablename = ANY (ARRAY(SELECT relname FROM included WHERE columns_included))
 )
 SELECT t.kind AS "OBJECT_TYPE",
        t.id AS "OBJECT_ID",
@@ -71,7 +69,12 @@ SELECT 'COLUMN',
        s.correlation,
        t.analyzed,
        NULL
-FROM s
--- A partitioned table has only statistics of its whole tree; an inheritance parent has both: its own.
-JOIN included t ON t.nspname = s.schemaname AND t.relname = s.tablename AND s.inherited = t.whole_tree
-  AND t.columns_included
+FROM included t
+CROSS JOIN LATERAL (
+    -- A partitioned table has only statistics of its whole tree; an inheritance parent has both: its own.
+    SELECT attname, null_frac, n_distinct, avg_width, correlation
+    FROM pg_stats
+    WHERE schemaname = t.nspname AND tablename = t.relname AND inherited = t.whole_tree
+    OFFSET 0
+) s
+WHERE t.columns_included
