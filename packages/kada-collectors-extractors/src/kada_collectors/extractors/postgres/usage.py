@@ -73,6 +73,7 @@ def expand_columns(text: str, conn) -> str:
     def expand(match: "re.Match[str]") -> str:
         counters: "list[sql.Composable]" = []
         state: "list[sql.Composable]" = []
+        taken = set(IDENTITY)  # a name twice (two views may share a column) would be a JSON key twice
         for argument in split_arguments(match.group(1)):
             relation, named = _RELATION.match(argument), _NAMED.match(argument)
             if relation:
@@ -87,8 +88,9 @@ def expand_columns(text: str, conn) -> str:
                 raise ExtractError(f"USAGE_SQL: {{usage_columns(...)}} takes 'alias view' or 'expression AS name', "
                                    f"separated by commas; got {argument!r}")
             for value, name, type_oid in columns:
-                if name in IDENTITY:
+                if name in taken:
                     continue
+                taken.add(name)
                 if type_oid in NUMBER_OIDS and name not in GAUGES and not named:
                     counters.append(sql.SQL("nullif({}, 0) AS {}").format(value, sql.Identifier(name)))
                 else:
