@@ -178,6 +178,12 @@ def _line_set(lines: bytes, objects: int) -> Optional[set[bytes]]:
     return set(split[:-1]) if len(split) - 1 == objects else None
 
 
+def _decoded(lines: bytes) -> Iterator[tuple[str, str, bytes]]:
+    """(object_type, object_id, payload) of stored ``lines``: text, text and the payload's bytes."""
+    for object_type, object_id, payload in parse_lines(lines):
+        yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
+
+
 def _keyed(lines: Iterable[bytes]) -> dict[tuple[bytes, bytes], bytes]:
     joined = b"".join(line + _LINE_END for line in lines)
     return {(t, i): p for t, i, p in parse_lines(joined)}
@@ -362,8 +368,7 @@ class SnapshotStore:
         for key in keys:
             with self._lock:
                 (lines,) = self._db.execute("SELECT lines FROM buckets WHERE key = ?", (key,)).fetchone()
-            for object_type, object_id, payload in parse_lines(lines):
-                yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
+            yield from _decoded(lines)
 
     def part(self, snapshot: int, part: int, parts: int) -> Iterator[tuple[str, str, bytes]]:
         """(object_type, object_id, payload), as ``objects`` gives them, of the objects of sealed
@@ -371,8 +376,7 @@ class SnapshotStore:
         ``bucket_of``): a share of a snapshot read without holding the rest."""
         with self._lock:
             lines = self._bucket(snapshot, part, parts)
-        for object_type, object_id, payload in parse_lines(lines):
-            yield unfield(object_type), unfield(object_id), bytes.fromhex(payload.decode("ascii"))
+        yield from _decoded(lines)
 
     def diff(self, old: int, new: int) -> Iterator[tuple[str, bytes, bytes, Optional[bytes], Optional[bytes]]]:
         """Yield (event, object_type, object_id, old payload, new payload) from snapshot ``old`` to
